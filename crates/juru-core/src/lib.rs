@@ -1,0 +1,13 @@
+//! Juru's domain: ids, roles and permissions, the audit chain's hashing, dataset parsing and
+//! schema inference, and validation of names. Pure code: no database, socket or async runtime.
+
+pub mod audit;
+pub mod dataset;
+pub mod error;
+pub mod ids;
+pub mod names;
+pub mod roles;
+pub mod timefmt;
+
+pub use error::CoreError;
+pub use roles::{Action, Area, Role};
