@@ -1,0 +1,286 @@
+//! Schema migrations, run at every start. The DDL is written in the subset that SQLite and
+//! PostgreSQL share (TEXT, BIGINT, DOUBLE PRECISION; timestamps as Unix milliseconds; JSON as
+//! TEXT); the few statements that differ come in one variant per backend.
+
+use sqlx::Executor;
+
+use crate::audit::GENESIS;
+use crate::db::{Backend, Store, now_ms};
+use crate::error::Result;
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    common: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation",
+    common: r#"
+CREATE TABLE workspaces (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    password_hash TEXT,
+    is_admin BIGINT NOT NULL DEFAULT 0,
+    locale TEXT NOT NULL DEFAULT 'en',
+    disabled BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE role_grants (
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, user_id, role)
+);
+CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT,
+    last_used_at BIGINT,
+    revoked_at BIGINT
+);
+CREATE TABLE sessions (
+    id_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    workspace_id TEXT,
+    csrf_token TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE TABLE ai_systems (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    purpose TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT '',
+    risk_tier TEXT NOT NULL DEFAULT 'unassessed',
+    deployment TEXT NOT NULL DEFAULT '',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (workspace_id, name)
+);
+CREATE TABLE datasets (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    lease_until BIGINT,
+    latest_version BIGINT NOT NULL DEFAULT 0,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (workspace_id, name)
+);
+CREATE TABLE dataset_versions (
+    id TEXT PRIMARY KEY,
+    dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+    workspace_id TEXT NOT NULL,
+    version BIGINT,
+    status TEXT NOT NULL,
+    schema TEXT NOT NULL DEFAULT '{"fields":[]}',
+    row_count BIGINT NOT NULL DEFAULT 0,
+    content_hash TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT '',
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    lease_until BIGINT,
+    UNIQUE (dataset_id, version)
+);
+CREATE TABLE items (
+    version_id TEXT NOT NULL REFERENCES dataset_versions(id) ON DELETE CASCADE,
+    idx BIGINT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (version_id, idx)
+);
+CREATE TABLE traces (
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    input TEXT NOT NULL,
+    output TEXT NOT NULL,
+    model TEXT NOT NULL DEFAULT '',
+    model_version_id TEXT,
+    prompt TEXT NOT NULL DEFAULT '',
+    prompt_version_id TEXT,
+    latency_ms DOUBLE PRECISION,
+    input_tokens BIGINT,
+    output_tokens BIGINT,
+    cost DOUBLE PRECISION,
+    status TEXT NOT NULL DEFAULT 'ok',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX traces_by_model ON traces (workspace_id, model, id);
+CREATE INDEX traces_by_time ON traces (workspace_id, created_at);
+CREATE TABLE scores (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    target_kind TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value DOUBLE PRECISION,
+    label TEXT,
+    comment TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL,
+    author TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX scores_by_target ON scores (workspace_id, target_kind, target_id);
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    progress DOUBLE PRECISION NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    params TEXT NOT NULL DEFAULT '{}',
+    result TEXT,
+    error TEXT,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    started_at BIGINT,
+    finished_at BIGINT,
+    locked_by TEXT,
+    lease_until BIGINT
+);
+CREATE INDEX jobs_queue ON jobs (status, created_at);
+CREATE TABLE models (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    task TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (workspace_id, name)
+);
+CREATE TABLE model_versions (
+    id TEXT PRIMARY KEY,
+    model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    workspace_id TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    format TEXT NOT NULL,
+    artifact_uri TEXT NOT NULL DEFAULT '',
+    sha256 TEXT NOT NULL DEFAULT '',
+    size_bytes BIGINT NOT NULL DEFAULT 0,
+    source TEXT NOT NULL DEFAULT '',
+    lineage TEXT NOT NULL DEFAULT '{}',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    UNIQUE (model_id, version)
+);
+CREATE TABLE model_aliases (
+    model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    alias TEXT NOT NULL,
+    version_id TEXT NOT NULL REFERENCES model_versions(id) ON DELETE CASCADE,
+    workspace_id TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (model_id, alias)
+);
+CREATE TABLE audit_log (
+    seq BIGINT PRIMARY KEY,
+    workspace_id TEXT,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    object_kind TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_by_workspace ON audit_log (workspace_id, seq);
+CREATE TABLE audit_head (
+    id BIGINT PRIMARY KEY,
+    seq BIGINT NOT NULL,
+    hash TEXT NOT NULL
+);
+"#,
+    sqlite: r#"
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"#,
+    postgres: r#"
+CREATE FUNCTION juru_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$;
+CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+FOR EACH ROW EXECUTE FUNCTION juru_audit_append_only();
+"#,
+}];
+
+/// Applies every migration not yet applied, each in its own transaction.
+pub(crate) async fn run(store: &Store) -> Result<()> {
+    let mut conn = store.pool().acquire().await?;
+    if store.backend() == Backend::Postgres {
+        // Several servers may start at once against one database.
+        conn.execute("SELECT pg_advisory_lock(7361726)").await?;
+    }
+    let result = apply(store, &mut conn).await;
+    if store.backend() == Backend::Postgres {
+        conn.execute("SELECT pg_advisory_unlock(7361726)").await?;
+    }
+    result
+}
+
+async fn apply(store: &Store, conn: &mut sqlx::AnyConnection) -> Result<()> {
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS juru_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM juru_migrations").fetch_all(&mut *conn).await?;
+    for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        tracing::info!(version = m.version, name = m.name, "applying migration");
+        let dialect = match store.backend() {
+            Backend::Sqlite => m.sqlite,
+            Backend::Postgres => m.postgres,
+        };
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        sqlx::raw_sql(m.common).execute(&mut *tx).await?;
+        sqlx::raw_sql(dialect).execute(&mut *tx).await?;
+        if m.version == 1 {
+            sqlx::query("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, $1)")
+                .bind(GENESIS)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("INSERT INTO juru_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
