@@ -90,7 +90,9 @@ pub enum ChainBreak {
     PrevMismatch { seq: i64, prev: i64 },
     #[error("audit entry {seq}: stored hash does not match its contents (the entry was changed)")]
     HashMismatch { seq: i64 },
-    #[error("audit log ends at entry {last} but its head records entry {head}: entries were removed from the end")]
+    #[error(
+        "audit log ends at entry {last} but its head records entry {head}: entries were removed from the end"
+    )]
     Truncated { last: i64, head: i64 },
 }
 

@@ -518,7 +518,10 @@ mod tests {
         let insp = inspect(Format::Jsonl, data.as_bytes()).unwrap();
         assert_eq!(insp.rows, 2);
         assert_eq!(insp.error_count, 2);
-        assert_eq!(insp.errors[0], RowError { line: 3, reason: "expected a JSON object, found an array".into() });
+        assert_eq!(
+            insp.errors[0],
+            RowError { line: 3, reason: "expected a JSON object, found an array".into() }
+        );
         assert_eq!(insp.errors[1].line, 5);
         assert!(insp.errors[1].reason.starts_with("invalid JSON"), "{:?}", insp.errors[1]);
         let f: Vec<_> = insp.schema.fields.iter().map(|f| (f.name.as_str(), f.ty, f.nullable)).collect();

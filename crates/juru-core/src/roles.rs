@@ -206,8 +206,7 @@ mod tests {
 
     #[test]
     fn audit_is_for_admins_and_compliance_only() {
-        let readers: Vec<_> =
-            Role::ALL.into_iter().filter(|r| r.allows(Area::Audit, Action::Read)).collect();
+        let readers: Vec<_> = Role::ALL.into_iter().filter(|r| r.allows(Area::Audit, Action::Read)).collect();
         assert_eq!(readers, vec![Role::Admin, Role::ComplianceOfficer]);
         assert!(Role::ALL.into_iter().all(|r| r == Role::Admin || !r.allows(Area::Audit, Action::Write)));
     }

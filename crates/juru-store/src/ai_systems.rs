@@ -69,7 +69,12 @@ impl WriteTx {
         Ok(row)
     }
 
-    pub async fn update_ai_system(&mut self, workspace_id: &str, id: &str, f: &AiSystemFields) -> Result<AiSystem> {
+    pub async fn update_ai_system(
+        &mut self,
+        workspace_id: &str,
+        id: &str,
+        f: &AiSystemFields,
+    ) -> Result<AiSystem> {
         sqlx::query_as(
             "UPDATE ai_systems SET name = COALESCE($3, name), purpose = COALESCE($4, purpose), owner = COALESCE($5, owner), \
              risk_tier = COALESCE($6, risk_tier), deployment = COALESCE($7, deployment), metadata = COALESCE($8, metadata), \
@@ -126,7 +131,7 @@ impl Store {
         }
         q.push_bind(" ORDER BY id LIMIT {}", page.limit() + 1);
         let rows = q.fetch_all(self.pool()).await?;
-        let rows = rows.iter().map(|r| AiSystem::from_row(r)).collect::<Result<Vec<_>, _>>()?;
+        let rows = rows.iter().map(AiSystem::from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(rows, page.limit(), |r| r.id.clone()))
     }
 }

@@ -117,8 +117,9 @@ impl Store {
         let mut count = 0;
         loop {
             let after = prev.as_ref().map(|p| p.0).unwrap_or(0);
-            let page =
-                self.audit_entries(&AuditFilter { after_seq: after, limit: 5000, ..Default::default() }).await?;
+            let page = self
+                .audit_entries(&AuditFilter { after_seq: after, limit: 5000, ..Default::default() })
+                .await?;
             if page.is_empty() {
                 break;
             }
@@ -129,7 +130,8 @@ impl Store {
             }
         }
         // The head must agree with the last entry: otherwise entries were cut off the end.
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(self.pool()).await?;
+        let head =
+            sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(self.pool()).await?;
         let head_seq: i64 = head.try_get("seq")?;
         let head_hash: String = head.try_get("hash")?;
         let (last_seq, last_hash) = prev.unwrap_or((0, GENESIS.to_owned()));

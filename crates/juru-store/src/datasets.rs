@@ -101,7 +101,8 @@ impl WriteTx {
         .execute(&mut **self)
         .await
         .map_err(StoreError::conflict_on_unique("dataset", name))?;
-        let version_id = self.insert_importing_version(workspace_id, &dataset_id, created_by, lease_ms).await?;
+        let version_id =
+            self.insert_importing_version(workspace_id, &dataset_id, created_by, lease_ms).await?;
         Ok(ImportSlot { dataset_id, version_id, new_dataset: true })
     }
 
@@ -142,7 +143,13 @@ impl WriteTx {
     }
 
     /// Appends items `first_idx..` to an importing version, and renews the import's lease.
-    pub async fn insert_items(&mut self, slot: &ImportSlot, first_idx: i64, rows: &[String], lease_ms: i64) -> Result<()> {
+    pub async fn insert_items(
+        &mut self,
+        slot: &ImportSlot,
+        first_idx: i64,
+        rows: &[String],
+        lease_ms: i64,
+    ) -> Result<()> {
         let mut idx = first_idx;
         for chunk in rows.chunks(ITEMS_PER_STATEMENT) {
             let mut q = Sql::new("INSERT INTO items (version_id, idx, data) VALUES ");
@@ -170,7 +177,11 @@ impl WriteTx {
     }
 
     /// Makes an import visible: numbers the version and marks it and its dataset ready.
-    pub async fn finish_import(&mut self, slot: &ImportSlot, s: &ImportSummary<'_>) -> Result<DatasetVersion> {
+    pub async fn finish_import(
+        &mut self,
+        slot: &ImportSlot,
+        s: &ImportSummary<'_>,
+    ) -> Result<DatasetVersion> {
         let now = now_ms();
         let number: i64 = sqlx::query_scalar("SELECT latest_version + 1 FROM datasets WHERE id = $1")
             .bind(&slot.dataset_id)
@@ -243,28 +254,37 @@ impl WriteTx {
 
     /// Deletes a dataset with all its versions and items.
     pub async fn delete_dataset(&mut self, workspace_id: &str, id: &str) -> Result<Dataset> {
-        sqlx::query_as("DELETE FROM datasets WHERE workspace_id = $1 AND id = $2 AND status = 'ready' RETURNING *")
-            .bind(workspace_id)
-            .bind(id)
-            .fetch_optional(&mut **self)
-            .await?
-            .ok_or_else(|| StoreError::not_found("dataset", id))
+        sqlx::query_as(
+            "DELETE FROM datasets WHERE workspace_id = $1 AND id = $2 AND status = 'ready' RETURNING *",
+        )
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_optional(&mut **self)
+        .await?
+        .ok_or_else(|| StoreError::not_found("dataset", id))
     }
 }
 
 impl Store {
     /// A ready dataset by id or name.
     pub async fn dataset(&self, workspace_id: &str, id_or_name: &str) -> Result<Dataset> {
-        sqlx::query_as("SELECT * FROM datasets WHERE workspace_id = $1 AND (id = $2 OR name = $2) AND status = 'ready'")
-            .bind(workspace_id)
-            .bind(id_or_name)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or_else(|| StoreError::not_found("dataset", id_or_name))
+        sqlx::query_as(
+            "SELECT * FROM datasets WHERE workspace_id = $1 AND (id = $2 OR name = $2) AND status = 'ready'",
+        )
+        .bind(workspace_id)
+        .bind(id_or_name)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::not_found("dataset", id_or_name))
     }
 
     /// Ready datasets, optionally those whose name contains `query`.
-    pub async fn datasets(&self, workspace_id: &str, query: Option<&str>, page: &PageRequest) -> Result<Page<Dataset>> {
+    pub async fn datasets(
+        &self,
+        workspace_id: &str,
+        query: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Dataset>> {
         let mut q = Sql::new("SELECT * FROM datasets WHERE status = 'ready' AND ");
         q.push_bind("workspace_id = {}", workspace_id.to_owned());
         if let Some(s) = query.filter(|s| !s.is_empty()) {
@@ -275,36 +295,42 @@ impl Store {
         }
         q.push_bind(" ORDER BY id DESC LIMIT {}", page.limit() + 1);
         let rows = q.fetch_all(self.pool()).await?;
-        let rows = rows.iter().map(|r| Dataset::from_row(r)).collect::<Result<Vec<_>, _>>()?;
+        let rows = rows.iter().map(Dataset::from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(rows, page.limit(), |r| r.id.clone()))
     }
 
     pub async fn dataset_versions(&self, dataset_id: &str) -> Result<Vec<DatasetVersion>> {
-        Ok(sqlx::query_as("SELECT * FROM dataset_versions WHERE dataset_id = $1 AND status = 'ready' ORDER BY version")
-            .bind(dataset_id)
-            .fetch_all(self.pool())
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT * FROM dataset_versions WHERE dataset_id = $1 AND status = 'ready' ORDER BY version",
+        )
+        .bind(dataset_id)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// A ready version by number; `None` means the latest.
     pub async fn dataset_version(&self, dataset: &Dataset, version: Option<i64>) -> Result<DatasetVersion> {
         let number = version.unwrap_or(dataset.latest_version);
-        sqlx::query_as("SELECT * FROM dataset_versions WHERE dataset_id = $1 AND version = $2 AND status = 'ready'")
-            .bind(&dataset.id)
-            .bind(number)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or_else(|| StoreError::not_found("dataset version", number.to_string()))
+        sqlx::query_as(
+            "SELECT * FROM dataset_versions WHERE dataset_id = $1 AND version = $2 AND status = 'ready'",
+        )
+        .bind(&dataset.id)
+        .bind(number)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::not_found("dataset version", number.to_string()))
     }
 
     /// Items of a version from index `from`, at most `limit`.
     pub async fn items(&self, version_id: &str, from: i64, limit: i64) -> Result<Vec<Item>> {
-        let rows = sqlx::query("SELECT idx, data FROM items WHERE version_id = $1 AND idx >= $2 ORDER BY idx LIMIT $3")
-            .bind(version_id)
-            .bind(from)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(
+            "SELECT idx, data FROM items WHERE version_id = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
+        )
+        .bind(version_id)
+        .bind(from)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
         rows.iter().map(|r| Ok(Item { idx: r.try_get("idx")?, data: r.try_get("data")? })).collect()
     }
 
@@ -331,10 +357,11 @@ impl Store {
             .bind(workspace_id)
             .fetch_one(self.pool())
             .await?;
-        let versions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dataset_versions WHERE workspace_id = $1")
-            .bind(workspace_id)
-            .fetch_one(self.pool())
-            .await?;
+        let versions: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM dataset_versions WHERE workspace_id = $1")
+                .bind(workspace_id)
+                .fetch_one(self.pool())
+                .await?;
         let items: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM items WHERE version_id IN (SELECT id FROM dataset_versions WHERE workspace_id = $1)",
         )

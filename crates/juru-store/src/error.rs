@@ -24,7 +24,10 @@ impl StoreError {
     }
 
     /// Turns a unique-constraint violation into `Conflict`, leaving other errors alone.
-    pub fn conflict_on_unique(kind: &'static str, key: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Self {
+    pub fn conflict_on_unique(
+        kind: &'static str,
+        key: impl Into<String>,
+    ) -> impl FnOnce(sqlx::Error) -> Self {
         let key = key.into();
         move |e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict { kind, key },

@@ -43,7 +43,13 @@ pub enum JobOutcome {
 }
 
 impl WriteTx {
-    pub async fn insert_job(&mut self, workspace_id: &str, kind: &str, params: &str, created_by: &str) -> Result<Job> {
+    pub async fn insert_job(
+        &mut self,
+        workspace_id: &str,
+        kind: &str,
+        params: &str,
+        created_by: &str,
+    ) -> Result<Job> {
         let now = now_ms();
         Ok(sqlx::query_as(
             "INSERT INTO jobs (id, workspace_id, kind, status, params, created_by, created_at, updated_at) \
@@ -104,7 +110,14 @@ impl Store {
 
     /// Records progress and renews the lease. `Ok(false)` when the job is no longer this
     /// worker's (cancelled, or taken over after the lease ran out): the worker should stop.
-    pub async fn job_progress(&self, id: &str, worker: &str, progress: f64, message: &str, lease_ms: i64) -> Result<bool> {
+    pub async fn job_progress(
+        &self,
+        id: &str,
+        worker: &str,
+        progress: f64,
+        message: &str,
+        lease_ms: i64,
+    ) -> Result<bool> {
         let now = now_ms();
         let n = sqlx::query(
             "UPDATE jobs SET progress = $3, message = $4, lease_until = $5, updated_at = $6 \
@@ -200,7 +213,7 @@ impl Store {
         }
         q.push_bind(" ORDER BY id DESC LIMIT {}", page.limit() + 1);
         let rows = q.fetch_all(self.pool()).await?;
-        let rows = rows.iter().map(|r| Job::from_row(r)).collect::<Result<Vec<_>, _>>()?;
+        let rows = rows.iter().map(Job::from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(rows, page.limit(), |r| r.id.clone()))
     }
 }

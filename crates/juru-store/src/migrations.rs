@@ -258,7 +258,8 @@ async fn apply(store: &Store, conn: &mut sqlx::AnyConnection) -> Result<()> {
         "CREATE TABLE IF NOT EXISTS juru_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
     )
     .await?;
-    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM juru_migrations").fetch_all(&mut *conn).await?;
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM juru_migrations").fetch_all(&mut *conn).await?;
     for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
         tracing::info!(version = m.version, name = m.name, "applying migration");
         let dialect = match store.backend() {

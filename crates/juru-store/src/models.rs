@@ -125,10 +125,12 @@ impl WriteTx {
         v: &NewModelVersion,
         created_by: &str,
     ) -> Result<ModelVersion> {
-        let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE model_id = $1")
-            .bind(&model.id)
-            .fetch_one(&mut **self)
-            .await?;
+        let next: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE model_id = $1",
+        )
+        .bind(&model.id)
+        .fetch_one(&mut **self)
+        .await?;
         let row = ModelVersion {
             id: juru_core::ids::new_id(),
             model_id: model.id.clone(),
@@ -210,13 +212,14 @@ impl WriteTx {
     }
 
     pub async fn delete_model_alias(&mut self, model: &Model, alias: &str) -> Result<String> {
-        let before: String =
-            sqlx::query_scalar("DELETE FROM model_aliases WHERE model_id = $1 AND alias = $2 RETURNING version_id")
-                .bind(&model.id)
-                .bind(alias)
-                .fetch_optional(&mut **self)
-                .await?
-                .ok_or_else(|| StoreError::not_found("model alias", alias))?;
+        let before: String = sqlx::query_scalar(
+            "DELETE FROM model_aliases WHERE model_id = $1 AND alias = $2 RETURNING version_id",
+        )
+        .bind(&model.id)
+        .bind(alias)
+        .fetch_optional(&mut **self)
+        .await?
+        .ok_or_else(|| StoreError::not_found("model alias", alias))?;
         Ok(before)
     }
 }
@@ -231,7 +234,12 @@ impl Store {
             .ok_or_else(|| StoreError::not_found("model", id_or_name))
     }
 
-    pub async fn models(&self, workspace_id: &str, task: Option<&str>, page: &PageRequest) -> Result<Page<Model>> {
+    pub async fn models(
+        &self,
+        workspace_id: &str,
+        task: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Model>> {
         let mut q = Sql::new("SELECT * FROM models WHERE ");
         q.push_bind("workspace_id = {}", workspace_id.to_owned());
         if let Some(t) = task {
@@ -242,7 +250,7 @@ impl Store {
         }
         q.push_bind(" ORDER BY id LIMIT {}", page.limit() + 1);
         let rows = q.fetch_all(self.pool()).await?;
-        let rows = rows.iter().map(|r| Model::from_row(r)).collect::<Result<Vec<_>, _>>()?;
+        let rows = rows.iter().map(Model::from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(rows, page.limit(), |r| r.id.clone()))
     }
 

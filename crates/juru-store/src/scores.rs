@@ -76,12 +76,20 @@ impl Store {
             .ok_or_else(|| StoreError::not_found("score", id))
     }
 
-    pub async fn scores(&self, workspace_id: &str, f: &ScoreFilter, page: &PageRequest) -> Result<Page<Score>> {
+    pub async fn scores(
+        &self,
+        workspace_id: &str,
+        f: &ScoreFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Score>> {
         let mut q = Sql::new("SELECT * FROM scores WHERE ");
         q.push_bind("workspace_id = {}", workspace_id.to_owned());
-        for (col, v) in
-            [("target_kind", &f.target_kind), ("target_id", &f.target_id), ("name", &f.name), ("source", &f.source)]
-        {
+        for (col, v) in [
+            ("target_kind", &f.target_kind),
+            ("target_id", &f.target_id),
+            ("name", &f.name),
+            ("source", &f.source),
+        ] {
             if let Some(v) = v {
                 q.push_bind(&format!(" AND {col} = {{}}"), v.clone());
             }
@@ -91,7 +99,7 @@ impl Store {
         }
         q.push_bind(" ORDER BY id LIMIT {}", page.limit() + 1);
         let rows = q.fetch_all(self.pool()).await?;
-        let rows = rows.iter().map(|r| Score::from_row(r)).collect::<Result<Vec<_>, _>>()?;
+        let rows = rows.iter().map(Score::from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(rows, page.limit(), |r| r.id.clone()))
     }
 }

@@ -97,10 +97,16 @@ impl Store {
             .ok_or_else(|| StoreError::not_found("trace", id))
     }
 
-    pub async fn traces(&self, workspace_id: &str, f: &TraceFilter, page: &PageRequest) -> Result<Page<Trace>> {
+    pub async fn traces(
+        &self,
+        workspace_id: &str,
+        f: &TraceFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Trace>> {
         let mut q = Sql::new("SELECT * FROM traces WHERE ");
         q.push_bind("workspace_id = {}", workspace_id.to_owned());
-        for (col, v) in [("model", &f.model), ("prompt", &f.prompt), ("name", &f.name), ("status", &f.status)] {
+        for (col, v) in [("model", &f.model), ("prompt", &f.prompt), ("name", &f.name), ("status", &f.status)]
+        {
             if let Some(v) = v {
                 q.push_bind(&format!(" AND {col} = {{}}"), v.clone());
             }
@@ -116,7 +122,7 @@ impl Store {
         }
         q.push_bind(" ORDER BY id DESC LIMIT {}", page.limit() + 1);
         let rows = q.fetch_all(self.pool()).await?;
-        let rows = rows.iter().map(|r| Trace::from_row(r)).collect::<Result<Vec<_>, _>>()?;
+        let rows = rows.iter().map(Trace::from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(rows, page.limit(), |r| r.id.clone()))
     }
 

@@ -130,14 +130,16 @@ impl WriteTx {
 
     /// Grants a role; granting one already held is a conflict.
     pub async fn insert_grant(&mut self, workspace_id: &str, user_id: &str, role: &str) -> Result<()> {
-        sqlx::query("INSERT INTO role_grants (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(workspace_id)
-            .bind(user_id)
-            .bind(role)
-            .bind(now_ms())
-            .execute(&mut **self)
-            .await
-            .map_err(StoreError::conflict_on_unique("role grant", role))?;
+        sqlx::query(
+            "INSERT INTO role_grants (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .bind(role)
+        .bind(now_ms())
+        .execute(&mut **self)
+        .await
+        .map_err(StoreError::conflict_on_unique("role grant", role))?;
         Ok(())
     }
 
@@ -240,11 +242,13 @@ impl Store {
 
     /// Roles the user holds in the workspace.
     pub async fn roles_of(&self, workspace_id: &str, user_id: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT role FROM role_grants WHERE workspace_id = $1 AND user_id = $2 ORDER BY role")
-            .bind(workspace_id)
-            .bind(user_id)
-            .fetch_all(self.pool())
-            .await?)
+        Ok(sqlx::query_scalar(
+            "SELECT role FROM role_grants WHERE workspace_id = $1 AND user_id = $2 ORDER BY role",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Everyone with a role in the workspace.
@@ -281,11 +285,13 @@ impl Store {
     pub async fn tokens(&self, workspace_id: &str, user_id: Option<&str>) -> Result<Vec<ApiToken>> {
         let rows = match user_id {
             Some(uid) => {
-                sqlx::query_as("SELECT * FROM api_tokens WHERE workspace_id = $1 AND user_id = $2 ORDER BY id DESC")
-                    .bind(workspace_id)
-                    .bind(uid)
-                    .fetch_all(self.pool())
-                    .await?
+                sqlx::query_as(
+                    "SELECT * FROM api_tokens WHERE workspace_id = $1 AND user_id = $2 ORDER BY id DESC",
+                )
+                .bind(workspace_id)
+                .bind(uid)
+                .fetch_all(self.pool())
+                .await?
             }
             None => {
                 sqlx::query_as("SELECT * FROM api_tokens WHERE workspace_id = $1 ORDER BY id DESC")
@@ -299,11 +305,12 @@ impl Store {
 
     /// A live session by its hash.
     pub async fn session(&self, id_hash: &str) -> Result<Option<(Session, User)>> {
-        let session: Option<Session> = sqlx::query_as("SELECT * FROM sessions WHERE id_hash = $1 AND expires_at > $2")
-            .bind(id_hash)
-            .bind(now_ms())
-            .fetch_optional(self.pool())
-            .await?;
+        let session: Option<Session> =
+            sqlx::query_as("SELECT * FROM sessions WHERE id_hash = $1 AND expires_at > $2")
+                .bind(id_hash)
+                .bind(now_ms())
+                .fetch_optional(self.pool())
+                .await?;
         let Some(session) = session else { return Ok(None) };
         let user = self.user(&session.user_id).await?;
         Ok(Some((session, user)))

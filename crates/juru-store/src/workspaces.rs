@@ -17,7 +17,12 @@ pub struct Workspace {
 }
 
 impl WriteTx {
-    pub async fn insert_workspace(&mut self, name: &str, display_name: &str, description: &str) -> Result<Workspace> {
+    pub async fn insert_workspace(
+        &mut self,
+        name: &str,
+        display_name: &str,
+        description: &str,
+    ) -> Result<Workspace> {
         let now = now_ms();
         let ws = Workspace {
             id: juru_core::ids::new_id(),

@@ -21,7 +21,8 @@ both_backends!(chain_verifies_then_names_the_edited_entry, |db: TestDb| async mo
     assert_eq!(entries[0].action, "workspace.create");
 
     // The log refuses changes through SQL...
-    let err = db.store.pool().execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3").await.unwrap_err();
+    let err =
+        db.store.pool().execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3").await.unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
     // ...so a tamperer removes the guard first, then edits entry 3.
     let drop_guard = match db.backend() {

@@ -27,7 +27,8 @@ both_backends!(import_is_invisible_until_finished_and_numbered, |db: TestDb| asy
         assert!(db.store.dataset(&ws.id, "ulasan").await.is_err(), "visible before it finished");
     }
     let mut tx = db.store.write().await.unwrap();
-    let summary = ImportSummary { schema: "{}", row_count: 1234, content_hash: "h", source: "t.csv", message: "" };
+    let summary =
+        ImportSummary { schema: "{}", row_count: 1234, content_hash: "h", source: "t.csv", message: "" };
     let v = tx.finish_import(&slot, &summary).await.unwrap();
     tx.audit(NewAudit {
         workspace_id: Some(&ws.id),

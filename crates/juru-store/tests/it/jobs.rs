@@ -45,7 +45,12 @@ both_backends!(jobs_are_claimed_once_and_resume_after_a_dead_worker, |db: TestDb
     assert!(db.store.job_progress(&a.id, &a.locked_by.clone().unwrap(), 0.5, "half", 60_000).await.unwrap());
     assert!(!db.store.job_progress(&a.id, "intruder", 0.9, "x", 60_000).await.unwrap());
     let worker_a = a.locked_by.clone().unwrap();
-    assert!(db.store.finish_job(&a.id, &worker_a, &JobOutcome::Succeeded { result: "{\"n\":1}".into() }).await.unwrap());
+    assert!(
+        db.store
+            .finish_job(&a.id, &worker_a, &JobOutcome::Succeeded { result: "{\"n\":1}".into() })
+            .await
+            .unwrap()
+    );
     let done = db.store.job(&ws.id, &a.id).await.unwrap();
     assert_eq!((done.status.as_str(), done.progress), ("succeeded", 1.0));
 
@@ -55,7 +60,9 @@ both_backends!(jobs_are_claimed_once_and_resume_after_a_dead_worker, |db: TestDb
     assert_eq!(db.store.requeue_stale_jobs(3).await.unwrap(), 1);
     let again = db.store.claim_job("w4", &["export"], 60_000).await.unwrap().unwrap();
     assert_eq!((again.id.as_str(), again.attempts), (b.id.as_str(), 2));
-    assert!(!db.store.finish_job(&b.id, &worker_b, &JobOutcome::Failed { error: "late".into() }).await.unwrap());
+    assert!(
+        !db.store.finish_job(&b.id, &worker_b, &JobOutcome::Failed { error: "late".into() }).await.unwrap()
+    );
 
     let listed = db.store.jobs(&ws.id, Some("running"), None, &PageRequest::default()).await.unwrap();
     assert_eq!(listed.items.len(), 1);
