@@ -141,6 +141,23 @@ impl Role {
     }
 }
 
+impl Area {
+    /// How messages name the area: `datasets`, `audit log`, `the prompts desk`.
+    pub fn describe(self) -> String {
+        match self {
+            Area::Members => "workspace members".into(),
+            Area::Audit => "the audit log".into(),
+            Area::AiSystems => "AI systems".into(),
+            Area::Datasets => "datasets".into(),
+            Area::Traces => "traces".into(),
+            Area::Scores => "scores".into(),
+            Area::Jobs => "jobs".into(),
+            Area::Models => "models".into(),
+            Area::Desk(d) => format!("the {} desk", d.as_str()),
+        }
+    }
+}
+
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

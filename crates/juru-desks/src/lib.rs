@@ -1,1 +1,47 @@
-//! placeholder
+//! Juru's desks and the shared services they stand on. Every public method takes the acting
+//! [`Actor`], checks its permission, validates input, and writes through `juru-store` with an
+//! audit entry in the same transaction. The server and the CLI are thin callers of this crate.
+
+pub mod actor;
+pub mod ai_systems;
+pub mod audit;
+pub mod auth;
+pub mod datasets;
+pub mod demo;
+pub mod error;
+pub mod jobs;
+pub mod members;
+pub mod registry;
+pub mod scores;
+pub mod traces;
+pub mod views;
+
+use std::path::PathBuf;
+
+pub use actor::Actor;
+pub use error::DeskError;
+pub use juru_store::{Page, PageRequest, Store};
+
+/// The desks and services over one store. Cheap to clone.
+#[derive(Clone)]
+pub struct Desks {
+    pub store: Store,
+    /// Where uploads are spooled and model files live.
+    pub data_dir: PathBuf,
+    pub(crate) job_wakeup: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Desks {
+    pub fn new(store: Store, data_dir: PathBuf) -> Desks {
+        Desks { store, data_dir, job_wakeup: Default::default() }
+    }
+
+    /// A directory for files being uploaded, inside the data directory so that a rename into
+    /// place never crosses file systems.
+    pub fn spool_dir(&self) -> PathBuf {
+        self.data_dir.join("spool")
+    }
+}
+
+/// The result type of desk services.
+pub type Result<T, E = DeskError> = std::result::Result<T, E>;

@@ -321,6 +321,22 @@ impl Store {
         .ok_or_else(|| StoreError::not_found("dataset version", number.to_string()))
     }
 
+    /// A ready version by its id, within a workspace.
+    pub async fn dataset_version_by_id(
+        &self,
+        workspace_id: &str,
+        version_id: &str,
+    ) -> Result<DatasetVersion> {
+        sqlx::query_as(
+            "SELECT * FROM dataset_versions WHERE workspace_id = $1 AND id = $2 AND status = 'ready'",
+        )
+        .bind(workspace_id)
+        .bind(version_id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::not_found("dataset version", version_id))
+    }
+
     /// Items of a version from index `from`, at most `limit`.
     pub async fn items(&self, version_id: &str, from: i64, limit: i64) -> Result<Vec<Item>> {
         let rows = sqlx::query(
@@ -345,6 +361,22 @@ impl Store {
             .rows_affected();
         sqlx::query("DELETE FROM datasets WHERE status = 'importing' AND lease_until < $1")
             .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Deletes unfinished imports made by `created_by` (a job's earlier attempt).
+    pub async fn delete_imports_by(&self, created_by: &str) -> Result<u64> {
+        let mut tx = self.write_operational().await?;
+        let n = sqlx::query("DELETE FROM dataset_versions WHERE status = 'importing' AND created_by = $1")
+            .bind(created_by)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM datasets WHERE status = 'importing' AND created_by = $1")
+            .bind(created_by)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -1,0 +1,227 @@
+//! Jobs: long work run by workers. `juru serve` runs workers in-process; `juru worker` runs
+//! them as separate processes that share a PostgreSQL database. Tests step a worker with
+//! [`Worker::run_once`] instead of waiting.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use juru_core::dataset::Format;
+use juru_core::{Action, Area};
+use juru_store::audit::NewAudit;
+use juru_store::jobs::{Job, JobOutcome};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::actor::Via;
+use crate::datasets::{ImportRequest, Progress};
+use crate::views::{JobView, Listing};
+use crate::{Actor, DeskError, Desks, PageRequest, Result};
+
+/// A worker that stops renewing its lease for this long is presumed dead; its job is resumed.
+pub const JOB_LEASE_MS: i64 = 30_000;
+/// Attempts before a job that keeps killing its worker is failed.
+pub const MAX_ATTEMPTS: i64 = 3;
+/// The job kinds this build knows how to run.
+pub const KINDS: &[&str] = &[DATASET_IMPORT];
+pub const DATASET_IMPORT: &str = "dataset.import";
+
+/// Parameters of a `dataset.import` job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ImportParams {
+    user_id: String,
+    /// The spooled upload, deleted when the job ends.
+    path: PathBuf,
+    name: String,
+    description: String,
+    format: Option<Format>,
+    new_version: bool,
+    source: String,
+}
+
+impl Desks {
+    /// Queues the import of a file already spooled into the data directory.
+    pub async fn enqueue_import(&self, actor: &Actor, path: PathBuf, req: &ImportRequest) -> Result<JobView> {
+        actor.require(Area::Datasets, Action::Write)?;
+        juru_core::names::validate_name("dataset name", &req.name)?;
+        let params = ImportParams {
+            user_id: actor.user_id.clone(),
+            path,
+            name: req.name.clone(),
+            description: req.description.clone(),
+            format: req.format,
+            new_version: req.new_version,
+            source: req.source.clone(),
+        };
+        let params = serde_json::to_string(&params).map_err(DeskError::internal)?;
+        let mut tx = self.store.write().await?;
+        let job = tx.insert_job(&actor.workspace_id, DATASET_IMPORT, &params, &actor.audit_name()).await?;
+        tx.audit(NewAudit {
+            workspace_id: Some(&actor.workspace_id),
+            actor: &actor.audit_name(),
+            action: "job.create",
+            object_kind: "job",
+            object_id: &job.id,
+            summary: json!({"after": {"kind": DATASET_IMPORT, "dataset": req.name, "source": req.source}}),
+        })
+        .await?;
+        tx.commit().await?;
+        self.job_wakeup.notify_one();
+        Ok(job.into())
+    }
+
+    pub async fn jobs(
+        &self,
+        actor: &Actor,
+        status: Option<&str>,
+        kind: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Listing<JobView>> {
+        actor.require(Area::Jobs, Action::Read)?;
+        Ok(Listing::from_page(self.store.jobs(&actor.workspace_id, status, kind, page).await?, Into::into))
+    }
+
+    pub async fn job(&self, actor: &Actor, id: &str) -> Result<JobView> {
+        actor.require(Area::Jobs, Action::Read)?;
+        Ok(self.store.job(&actor.workspace_id, id).await?.into())
+    }
+
+    /// Cancels a job: its author may, and so may roles that manage jobs.
+    pub async fn cancel_job(&self, actor: &Actor, id: &str) -> Result<JobView> {
+        let job = self.store.job(&actor.workspace_id, id).await?;
+        if !job.created_by.starts_with(&format!("user:{} ", actor.username))
+            && job.created_by != format!("user:{}", actor.username)
+        {
+            actor.require(Area::Jobs, Action::Write)?;
+        }
+        let mut tx = self.store.write().await?;
+        let job = tx.cancel_job(&actor.workspace_id, id).await?;
+        tx.audit(NewAudit {
+            workspace_id: Some(&actor.workspace_id),
+            actor: &actor.audit_name(),
+            action: "job.cancel",
+            object_kind: "job",
+            object_id: id,
+            summary: json!({"kind": job.kind}),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(job.into())
+    }
+}
+
+/// Runs queued jobs.
+pub struct Worker {
+    desks: Desks,
+    id: String,
+}
+
+impl Worker {
+    pub fn new(desks: Desks) -> Worker {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+        Worker { desks, id: format!("{host}:{}:{}", std::process::id(), &juru_core::ids::new_id()[24..]) }
+    }
+
+    /// Housekeeping, then one job if there is one. `Ok(true)` when a job ran.
+    pub async fn run_once(&self) -> Result<bool> {
+        let store = &self.desks.store;
+        store.requeue_stale_jobs(MAX_ATTEMPTS).await?;
+        store.delete_expired_imports().await?;
+        let Some(job) = store.claim_job(&self.id, KINDS, JOB_LEASE_MS).await? else { return Ok(false) };
+        tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, "job started");
+        let outcome = match self.run_job(&job).await {
+            Ok(result) => JobOutcome::Succeeded { result: result.to_string() },
+            Err(e) => {
+                tracing::warn!(job = %job.id, error = %e, "job failed");
+                JobOutcome::Failed { error: e.to_string() }
+            }
+        };
+        store.finish_job(&job.id, &self.id, &outcome).await?;
+        Ok(true)
+    }
+
+    /// Runs jobs until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            match self.run_once().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "worker error"),
+            }
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = self.desks.job_wakeup.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+        }
+    }
+
+    async fn run_job(&self, job: &Job) -> Result<serde_json::Value> {
+        match job.kind.as_str() {
+            DATASET_IMPORT => self.run_import(job).await,
+            other => Err(DeskError::invalid(format!("unknown job kind {other:?}"))),
+        }
+    }
+
+    async fn job_actor(&self, job: &Job, user_id: &str) -> Result<Actor> {
+        let store = &self.desks.store;
+        let user = store.user(user_id).await?;
+        let ws = store.workspace(&job.workspace_id).await?;
+        let roles = self.desks.roles(&ws.id, &user.id).await?;
+        Ok(Actor {
+            user_id: user.id,
+            username: user.username,
+            workspace_id: ws.id,
+            workspace_name: ws.name,
+            roles,
+            is_admin: user.is_admin != 0,
+            via: Via::Job { job_id: job.id.clone() },
+            locale: user.locale,
+        })
+    }
+
+    async fn run_import(&self, job: &Job) -> Result<serde_json::Value> {
+        let p: ImportParams = serde_json::from_str(&job.params).map_err(DeskError::internal)?;
+        let actor = self.job_actor(job, &p.user_id).await?;
+        // An earlier attempt that died may have left a half-written import under this job.
+        self.desks.store.delete_imports_by(&actor.audit_name()).await?;
+        let progress = Arc::new(Progress::default());
+        let ticker = {
+            let (store, progress, id, worker) =
+                (self.desks.store.clone(), progress.clone(), job.id.clone(), self.id.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    let msg = format!("{} rows written", progress.rows());
+                    match store.job_progress(&id, &worker, progress.fraction(), &msg, JOB_LEASE_MS).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            progress.cancel();
+                            break;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "could not record job progress"),
+                    }
+                }
+            })
+        };
+        let req = ImportRequest {
+            name: p.name.clone(),
+            description: p.description.clone(),
+            format: p.format,
+            new_version: p.new_version,
+            source: p.source.clone(),
+            message: String::new(),
+        };
+        let result = self.desks.import_file(&actor, &p.path, &req, progress).await;
+        ticker.abort();
+        let _ = std::fs::remove_file(&p.path);
+        let outcome = result?;
+        Ok(json!({
+            "dataset": outcome.dataset.name,
+            "dataset_id": outcome.dataset.id,
+            "version": outcome.version.version,
+            "rows": outcome.version.row_count,
+        }))
+    }
+}
