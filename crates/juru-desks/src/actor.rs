@@ -75,7 +75,7 @@ impl Actor {
             Via::Token { token_id } => format!("user:{} (token {token_id})", self.username),
             Via::Session => format!("user:{}", self.username),
             Via::Job { job_id } => format!("user:{} (job {job_id})", self.username),
-            Via::System if self.user_id.is_empty() => "system".into(),
+            Via::System if self.user_id.is_empty() => self.username.clone(),
             Via::System => format!("user:{} (cli)", self.username),
         }
     }

@@ -1,0 +1,175 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Juru: a self-hosted workbench for the ten AI job desks.
+///
+/// Start with `juru up`: it creates the data directory, the first administrator and a demo
+/// workspace, and serves the web UI on http://127.0.0.1:8770.
+#[derive(Debug, Parser)]
+#[command(name = "juru", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Where Juru keeps its database (SQLite) and files.
+    #[arg(long, global = true, env = "JURU_DATA", default_value = "./juru-data")]
+    pub data: PathBuf,
+    /// A PostgreSQL URL (postgres://…) to use instead of the SQLite file in the data directory.
+    #[arg(long, global = true, env = "JURU_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Log format.
+    #[arg(long, global = true, env = "JURU_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Set up (data directory, first administrator, demo workspace) and serve: the one
+    /// command a newcomer needs.
+    Up(ServeArgs),
+    /// Serve the web UI and the API, with in-process job workers.
+    Serve(ServeArgs),
+    /// Run job workers only (for extra machines sharing a PostgreSQL database).
+    Worker,
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Datasets: import, export, list.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+    /// User accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Print the OpenAPI document of the REST API.
+    Openapi,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "JURU_ADDR", default_value = "127.0.0.1:8770")]
+    pub addr: String,
+    /// In-process job workers.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Largest JSON request body, in bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    pub max_body_bytes: usize,
+    /// Largest dataset upload, in bytes.
+    #[arg(long, default_value_t = 2 << 30)]
+    pub max_upload_bytes: u64,
+    /// Mark cookies Secure (serve behind HTTPS). On by default when not listening on loopback.
+    #[arg(long)]
+    pub secure_cookies: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WorkspaceArg {
+    /// The workspace (by name); default: `demo` if it exists, else the first.
+    #[arg(long, short = 'w', env = "JURU_WORKSPACE")]
+    pub workspace: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create an API token and print it (only the token, on stdout).
+    Create {
+        /// Whose token.
+        #[arg(long)]
+        user: String,
+        /// The role the token acts with (granted to the user if they lack it).
+        #[arg(long)]
+        role: String,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Days until it expires; never when absent.
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Walk the hash chain; exit 0 when intact, 3 naming the first bad entry.
+    Verify,
+    /// Write a workspace's audit log as JSONL.
+    Export {
+        /// Output file; stdout when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DatasetCommand {
+    /// Import a CSV or JSONL file (all-or-nothing; every bad row is reported).
+    Import {
+        path: PathBuf,
+        /// The dataset's name.
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// csv or jsonl; from the file's extension when absent.
+        #[arg(long)]
+        format: Option<String>,
+        /// Add a new version to an existing dataset.
+        #[arg(long)]
+        new_version: bool,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Export a dataset version as JSONL or CSV.
+    Export {
+        name: String,
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Version number; the latest when absent.
+        #[arg(long)]
+        version: Option<i64>,
+        /// Output file; stdout when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// List datasets.
+    List {
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Create a user; the generated password is printed once.
+    Create {
+        username: String,
+        /// Roles in the workspace.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// A server administrator.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Set a new generated password for a user and print it once.
+    ResetPassword { username: String },
+}

@@ -1,0 +1,364 @@
+//! What each command does: open the store, build the desks, call them, print.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use juru_core::dataset::Format;
+use juru_desks::actor::Via;
+use juru_desks::datasets::{ImportRequest, Progress};
+use juru_desks::jobs::Worker;
+use juru_desks::views::{CreateToken, CreateUser};
+use juru_desks::{Actor, Desks};
+use juru_store::Store;
+use rand::Rng;
+
+use crate::cli::{
+    AuditCommand, Cli, Command, DatasetCommand, LogFormat, ServeArgs, TokenCommand, UserCommand, WorkspaceArg,
+};
+
+pub(crate) fn init_logging(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("JURU_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+pub(crate) async fn run(cli: Cli) -> Result<u8> {
+    if let Command::Openapi = cli.command {
+        println!("{}", serde_json::to_string_pretty(&juru_server::openapi())?);
+        return Ok(0);
+    }
+    let desks = open(&cli).await?;
+    match cli.command {
+        Command::Up(args) => up(desks, args).await,
+        Command::Serve(args) => serve(desks, args).await,
+        Command::Worker => {
+            tracing::info!("worker started; stop with Ctrl-C");
+            Worker::new(desks).run(shutdown_signal()).await;
+            Ok(0)
+        }
+        Command::Token(TokenCommand::Create { user, role, name, expires_in_days, ws }) => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let created = desks
+                .create_token(&actor, &CreateToken { name, role, username: Some(user), expires_in_days })
+                .await?;
+            println!("{}", created.token);
+            Ok(0)
+        }
+        Command::Audit(AuditCommand::Verify) => match desks.store.audit_verify().await? {
+            Ok(n) => {
+                println!("audit chain intact: {n} entries verified");
+                Ok(0)
+            }
+            Err(brk) => {
+                eprintln!("audit chain broken: {brk}");
+                Ok(3)
+            }
+        },
+        Command::Audit(AuditCommand::Export { out, ws }) => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let mut w = output(out.as_deref())?;
+            let mut after = 0;
+            loop {
+                let entries = desks.audit_entries(&actor, after, 5000, None).await?;
+                let Some(last) = entries.last() else { break };
+                after = last.seq;
+                for e in &entries {
+                    serde_json::to_writer(&mut w, e)?;
+                    w.write_all(b"\n")?;
+                }
+            }
+            w.flush()?;
+            Ok(0)
+        }
+        Command::Dataset(cmd) => dataset(desks, cmd).await,
+        Command::User(cmd) => user(desks, cmd).await,
+        Command::Openapi => Ok(0),
+    }
+}
+
+async fn open(cli: &Cli) -> Result<Desks> {
+    std::fs::create_dir_all(&cli.data)
+        .with_context(|| format!("creating the data directory {}", cli.data.display()))?;
+    let url = match &cli.database_url {
+        Some(url) => url.clone(),
+        None => Store::sqlite_url(&cli.data.join("juru.db")),
+    };
+    let store = Store::open(&url).await.with_context(|| format!("opening the database {}", redact(&url)))?;
+    Ok(Desks::new(store, cli.data.clone()))
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url.split_once('@') {
+        Some((before, after)) if before.contains("://") => {
+            let scheme = before.split("://").next().unwrap_or_default();
+            format!("{scheme}://…@{after}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The operator at the command line, acting as an administrator in a workspace.
+async fn cli_actor(desks: &Desks, ws: &WorkspaceArg) -> Result<Actor> {
+    let workspace = match &ws.workspace {
+        Some(name) => {
+            desks.store.workspace_by_name(name).await.with_context(|| format!("workspace {name:?}"))?
+        }
+        None => match desks.store.workspace_by_name(juru_desks::demo::DEMO_WORKSPACE).await {
+            Ok(w) => w,
+            Err(_) => desks
+                .store
+                .workspaces_of("", true)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| anyhow!("there is no workspace yet: run `juru up` first"))?,
+        },
+    };
+    let os_user = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    Ok(Actor {
+        username: format!("cli:{os_user}"),
+        via: Via::System,
+        ..Actor::system(&workspace.id, &workspace.name)
+    })
+}
+
+fn output(path: Option<&std::path::Path>) -> Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    })
+}
+
+/// A password of 20 letters and digits.
+fn generate_password() -> String {
+    const CHARS: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..20).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+}
+
+async fn up(desks: Desks, args: ServeArgs) -> Result<u8> {
+    let system = Actor::system("", "");
+    if desks.seed_demo(&system).await? {
+        eprintln!("seeded the demo workspace \"demo\" (Toko Nusantara customer care)");
+    }
+    if desks.store.user_count().await? == 0 {
+        let password = generate_password();
+        let demo = desks.store.workspace_by_name(juru_desks::demo::DEMO_WORKSPACE).await?;
+        let actor = Actor::system(&demo.id, &demo.name);
+        desks
+            .create_user(
+                &actor,
+                &CreateUser {
+                    username: "admin".into(),
+                    display_name: Some("Administrator".into()),
+                    password: Some(password.clone()),
+                    is_admin: true,
+                    roles: vec!["admin".into()],
+                },
+            )
+            .await?;
+        println!("\nCreated the first administrator. This password is shown only once:\n");
+        println!("    username: admin\n    password: {password}\n");
+    }
+    serve(desks, args).await
+}
+
+async fn serve(desks: Desks, args: ServeArgs) -> Result<u8> {
+    let listener = tokio::net::TcpListener::bind(&args.addr)
+        .await
+        .with_context(|| format!("listening on {}", args.addr))?;
+    let local = listener.local_addr()?;
+    let secure = args.secure_cookies.unwrap_or(!local.ip().is_loopback());
+    let config = juru_server::Config {
+        max_body_bytes: args.max_body_bytes,
+        max_upload_bytes: args.max_upload_bytes,
+        secure_cookies: secure,
+        notice: None,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    for _ in 0..args.workers {
+        let mut rx = stop_rx.clone();
+        let worker = Worker::new(desks.clone());
+        workers.push(tokio::spawn(worker.run(async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        })));
+    }
+    let app = juru_server::app(juru_server::AppState::new(desks.clone(), config));
+    println!("Juru is serving on http://{local}/  (stop with Ctrl-C)");
+    tracing::info!(%local, "serving");
+    juru_server::serve(listener, app, shutdown_signal()).await.context("serving HTTP")?;
+    let _ = stop_tx.send(true);
+    for w in workers {
+        let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
+    }
+    desks.store.close().await;
+    tracing::info!("stopped");
+    Ok(0)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn dataset(desks: Desks, cmd: DatasetCommand) -> Result<u8> {
+    match cmd {
+        DatasetCommand::Import { path, name, description, format, new_version, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let format = match format {
+                Some(f) => {
+                    Some(Format::parse(&f).ok_or_else(|| anyhow!("format {f:?} is not csv or jsonl"))?)
+                }
+                None => None,
+            };
+            let source = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let req =
+                ImportRequest { name, description, format, new_version, source, message: String::new() };
+            let progress = Arc::new(Progress::default());
+            let bar = indicatif::ProgressBar::new(1000);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:40} {percent:>3}% {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let ticker = {
+                let (bar, progress) = (bar.clone(), progress.clone());
+                tokio::spawn(async move {
+                    loop {
+                        bar.set_position((progress.fraction() * 1000.0) as u64);
+                        let rows = progress.rows();
+                        bar.set_message(if rows == 0 {
+                            "checking rows".to_string()
+                        } else {
+                            format!("{rows} rows written")
+                        });
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                })
+            };
+            let started = std::time::Instant::now();
+            let result = desks.import_file(&actor, &path, &req, progress).await;
+            ticker.abort();
+            bar.finish_and_clear();
+            match result {
+                Ok(o) => {
+                    let secs = started.elapsed().as_secs_f64();
+                    println!(
+                        "imported {} rows into {} version {} in {:.2} s ({:.0} rows/s); content hash {}",
+                        o.version.row_count,
+                        o.dataset.name,
+                        o.version.version,
+                        secs,
+                        o.version.row_count as f64 / secs.max(1e-9),
+                        o.version.content_hash
+                    );
+                    Ok(0)
+                }
+                Err(juru_desks::DeskError::BadRows { count, errors, .. }) => {
+                    eprintln!(
+                        "error: {count} row(s) of {} could not be read; nothing was imported:",
+                        path.display()
+                    );
+                    for e in &errors {
+                        eprintln!("  line {}: {}", e.line, e.reason);
+                    }
+                    if count as usize > errors.len() {
+                        eprintln!("  … and {} more", count as usize - errors.len());
+                    }
+                    Ok(1)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        DatasetCommand::Export { name, format, version, out, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let format =
+                Format::parse(&format).ok_or_else(|| anyhow!("format {format:?} is not csv or jsonl"))?;
+            let v = desks.dataset_version(&actor, &name, version).await?;
+            let mut w = output(out.as_deref())?;
+            let mut from = Some(0);
+            while let Some(f) = from {
+                let (bytes, next) = desks.export_page(&actor, &v, format, f, 5000).await?;
+                w.write_all(&bytes)?;
+                from = next;
+            }
+            w.flush()?;
+            if let Some(p) = out {
+                eprintln!("wrote {} rows of {name} version {} to {}", v.row_count, v.version, p.display());
+            }
+            Ok(0)
+        }
+        DatasetCommand::List { ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let mut page = juru_desks::PageRequest { limit: Some(1000), cursor: None };
+            println!("{:<40} {:>8}  description", "name", "version");
+            loop {
+                let listing = desks.datasets(&actor, None, &page).await?;
+                for d in &listing.items {
+                    println!("{:<40} {:>8}  {}", d.name, d.latest_version, d.description);
+                }
+                match listing.next_cursor {
+                    Some(c) => page.cursor = Some(c),
+                    None => break,
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+async fn user(desks: Desks, cmd: UserCommand) -> Result<u8> {
+    match cmd {
+        UserCommand::Create { username, roles, admin, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let password = generate_password();
+            let req = CreateUser {
+                username: username.clone(),
+                display_name: None,
+                password: Some(password.clone()),
+                is_admin: admin,
+                roles,
+            };
+            desks.create_user(&actor, &req).await?;
+            println!("created {username}; password (shown once): {password}");
+            Ok(0)
+        }
+        UserCommand::ResetPassword { username } => {
+            let actor = cli_actor(&desks, &WorkspaceArg { workspace: None }).await?;
+            let password = generate_password();
+            let req =
+                juru_desks::views::UpdateUser { password: Some(password.clone()), ..Default::default() };
+            desks.update_user(&actor, &username, &req).await?;
+            println!("new password for {username} (shown once): {password}");
+            Ok(0)
+        }
+    }
+}
