@@ -9,7 +9,7 @@ mod members;
 mod models;
 mod scores;
 mod system;
-mod traces;
+pub(crate) mod traces;
 
 use axum::extract::DefaultBodyLimit;
 use serde::Deserialize;

@@ -24,7 +24,7 @@ struct Health {
 /// Liveness and database reachability.
 #[utoipa::path(get, path = "/health", tag = "system", security(()), responses((status = 200, body = Health)))]
 async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    state.desks.store.workspace_count().await.map_err(|e| juru_desks::DeskError::from(e))?;
+    state.desks.store.workspace_count().await.map_err(juru_desks::DeskError::from)?;
     Ok(Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") }))
 }
 
