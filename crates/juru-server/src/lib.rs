@@ -60,9 +60,21 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .merge(ui::router(state.clone()))
         .route("/metrics", axum::routing::get(metrics::render))
+        .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Unknown paths: a JSON error under `/api`, a page elsewhere.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/api/") || uri.path().starts_with("/v1/") {
+        ApiError::not_found(format!("no endpoint at {}", uri.path())).into_response()
+    } else {
+        (axum::http::StatusCode::NOT_FOUND, axum::response::Html("<!doctype html><title>404</title><p>Not found. <a href=\"/\">Juru</a></p>"))
+            .into_response()
+    }
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.
