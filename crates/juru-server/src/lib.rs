@@ -72,7 +72,10 @@ async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
     if uri.path().starts_with("/api/") || uri.path().starts_with("/v1/") {
         ApiError::not_found(format!("no endpoint at {}", uri.path())).into_response()
     } else {
-        (axum::http::StatusCode::NOT_FOUND, axum::response::Html("<!doctype html><title>404</title><p>Not found. <a href=\"/\">Juru</a></p>"))
+        (
+            axum::http::StatusCode::NOT_FOUND,
+            axum::response::Html("<!doctype html><title>404</title><p>Not found. <a href=\"/\">Juru</a></p>"),
+        )
             .into_response()
     }
 }

@@ -1,9 +1,9 @@
 //! API behaviour: workspace isolation, error shapes, dataset import and export, traces, audit.
 
 use juru_core::Role::*;
+use juru_desks::Actor;
 use juru_desks::jobs::Worker;
 use juru_desks::views::{CreateToken, CreateUser, CreateWorkspace};
-use juru_desks::Actor;
 use juru_server::Config;
 use juru_store::both_backends;
 use juru_store::testing::TestDb;
@@ -15,7 +15,14 @@ const CSV: &str = "id,teks,label,skor\n1,barang bagus,positif,0.9\n2,\"kirim lam
 
 async fn import_csv(app: &TestApp, token: &str, name: &str, csv: &str) -> (u16, Value) {
     let (s, b) = app
-        .call_raw("POST", &format!("/api/v1/datasets/import?name={name}&format=csv"), Some(token), "text/csv", csv.as_bytes().to_vec(), &[])
+        .call_raw(
+            "POST",
+            &format!("/api/v1/datasets/import?name={name}&format=csv"),
+            Some(token),
+            "text/csv",
+            csv.as_bytes().to_vec(),
+            &[],
+        )
         .await;
     (s.as_u16(), serde_json::from_slice(&b).unwrap_or(Value::Null))
 }
@@ -26,15 +33,32 @@ both_backends!(workspaces_are_isolated, |db: TestDb| async move {
     let system = Actor::system("", "");
     let ws = app
         .desks
-        .create_workspace(&system, &CreateWorkspace { name: "other".into(), display_name: None, description: None })
+        .create_workspace(
+            &system,
+            &CreateWorkspace { name: "other".into(), display_name: None, description: None },
+        )
         .await
         .unwrap();
     let other = Actor::system(&ws.id, &ws.name);
-    let req = CreateUser { username: "boss".into(), display_name: None, password: None, is_admin: false, roles: vec!["admin".into()] };
+    let req = CreateUser {
+        username: "boss".into(),
+        display_name: None,
+        password: None,
+        is_admin: false,
+        roles: vec!["admin".into()],
+    };
     app.desks.create_user(&other, &req).await.unwrap();
     let b_token = app
         .desks
-        .create_token(&other, &CreateToken { name: "b".into(), role: "admin".into(), username: Some("boss".into()), expires_in_days: None })
+        .create_token(
+            &other,
+            &CreateToken {
+                name: "b".into(),
+                role: "admin".into(),
+                username: Some("boss".into()),
+                expires_in_days: None,
+            },
+        )
         .await
         .unwrap()
         .token;
@@ -42,11 +66,14 @@ both_backends!(workspaces_are_isolated, |db: TestDb| async move {
     assert_eq!(s, 201, "{b_ds}");
     let b_ds_id = b_ds["dataset"]["id"].as_str().unwrap().to_owned();
     let b_version_id = b_ds["version"]["id"].as_str().unwrap().to_owned();
-    let (_, b_trace) = app.call("POST", "/api/v1/traces", Some(&b_token), Some(json!({"input": "x", "output": "y"}))).await;
+    let (_, b_trace) =
+        app.call("POST", "/api/v1/traces", Some(&b_token), Some(json!({"input": "x", "output": "y"}))).await;
     let b_trace_id = b_trace["ids"][0].as_str().unwrap().to_owned();
-    let (_, b_sys) = app.call("POST", "/api/v1/ai-systems", Some(&b_token), Some(json!({"name": "b-sys"}))).await;
+    let (_, b_sys) =
+        app.call("POST", "/api/v1/ai-systems", Some(&b_token), Some(json!({"name": "b-sys"}))).await;
     let b_sys_id = b_sys["id"].as_str().unwrap().to_owned();
-    let (_, b_model) = app.call("POST", "/api/v1/models", Some(&b_token), Some(json!({"name": "b-model"}))).await;
+    let (_, b_model) =
+        app.call("POST", "/api/v1/models", Some(&b_token), Some(json!({"name": "b-model"}))).await;
     let b_model_id = b_model["id"].as_str().unwrap().to_owned();
 
     let a = app.token(Admin).to_owned();
@@ -63,14 +90,35 @@ both_backends!(workspaces_are_isolated, |db: TestDb| async move {
         let (s, body) = app.call("GET", &path, Some(&a), None).await;
         assert_eq!(s, 404, "A read {path}: {body}");
     }
-    assert_eq!(app.call("PATCH", &format!("/api/v1/ai-systems/{b_sys_id}"), Some(&a), Some(json!({"owner": "A"}))).await.0, 404);
+    assert_eq!(
+        app.call("PATCH", &format!("/api/v1/ai-systems/{b_sys_id}"), Some(&a), Some(json!({"owner": "A"})))
+            .await
+            .0,
+        404
+    );
     assert_eq!(app.call("DELETE", &format!("/api/v1/ai-systems/{b_sys_id}"), Some(&a), None).await.0, 404);
     assert_eq!(app.call("DELETE", &format!("/api/v1/datasets/{b_ds_id}"), Some(&a), None).await.0, 404);
-    assert_eq!(app.call("PATCH", &format!("/api/v1/datasets/{b_ds_id}"), Some(&a), Some(json!({"name": "x"}))).await.0, 404);
-    assert_eq!(app.call("POST", &format!("/api/v1/models/{b_model_id}/versions"), Some(&a), Some(json!({"format": "gguf"}))).await.0, 404);
+    assert_eq!(
+        app.call("PATCH", &format!("/api/v1/datasets/{b_ds_id}"), Some(&a), Some(json!({"name": "x"})))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        app.call(
+            "POST",
+            &format!("/api/v1/models/{b_model_id}/versions"),
+            Some(&a),
+            Some(json!({"format": "gguf"}))
+        )
+        .await
+        .0,
+        404
+    );
     let score = json!({"target_kind": "trace", "target_id": b_trace_id, "name": "x", "value": 1});
     assert_eq!(app.call("POST", "/api/v1/scores", Some(&a), Some(score)).await.0, 404);
-    let score = json!({"target_kind": "item", "target_id": format!("{b_version_id}:0"), "name": "x", "value": 1});
+    let score =
+        json!({"target_kind": "item", "target_id": format!("{b_version_id}:0"), "name": "x", "value": 1});
     assert_eq!(app.call("POST", "/api/v1/scores", Some(&a), Some(score)).await.0, 404);
     // Listings and the audit log of A hold nothing of B.
     let (_, list) = app.call("GET", "/api/v1/datasets", Some(&a), None).await;
@@ -80,7 +128,14 @@ both_backends!(workspaces_are_isolated, |db: TestDb| async move {
     let (_, audit) = app.call("GET", "/api/v1/audit?limit=1000", Some(&a), None).await;
     assert!(audit.as_array().unwrap().iter().all(|e| e["object_id"] != b_ds_id.as_str()));
     // The same id written through A's token lands in A, leaving B's trace untouched.
-    let (s, _) = app.call("POST", "/api/v1/traces", Some(&a), Some(json!({"id": b_trace_id, "input": "A", "output": "A"}))).await;
+    let (s, _) = app
+        .call(
+            "POST",
+            "/api/v1/traces",
+            Some(&a),
+            Some(json!({"id": b_trace_id, "input": "A", "output": "A"})),
+        )
+        .await;
     assert_eq!(s, 201);
     let (_, t) = app.call("GET", &format!("/api/v1/traces/{b_trace_id}"), Some(&b_token), None).await;
     assert_eq!(t["input"], "x");
@@ -91,11 +146,15 @@ both_backends!(errors_name_the_problem, |db: TestDb| async move {
     let app = TestApp::with_config(db, config).await;
     let admin = app.token(Admin).to_owned();
 
-    let (s, b) = app.call("POST", "/api/v1/ai-systems", Some(&admin), Some(json!({"name": "x", "colour": "red"}))).await;
+    let (s, b) = app
+        .call("POST", "/api/v1/ai-systems", Some(&admin), Some(json!({"name": "x", "colour": "red"})))
+        .await;
     assert_eq!((s.as_u16(), b["error"]["code"].as_str()), (400, Some("unknown_field")), "{b}");
     assert!(b["error"]["message"].as_str().unwrap().contains("colour"), "{b}");
 
-    let (s, b) = app.call_raw("POST", "/api/v1/ai-systems", Some(&admin), "application/json", b"{\"name\":".to_vec(), &[]).await;
+    let (s, b) = app
+        .call_raw("POST", "/api/v1/ai-systems", Some(&admin), "application/json", b"{\"name\":".to_vec(), &[])
+        .await;
     let b: Value = serde_json::from_slice(&b).unwrap();
     assert_eq!((s.as_u16(), b["error"]["code"].as_str()), (400, Some("invalid_json")), "{b}");
 
@@ -106,30 +165,50 @@ both_backends!(errors_name_the_problem, |db: TestDb| async move {
     let (s, b) = import_csv(&app, &admin, "huge", &"a\n1\n".repeat(3000)).await;
     assert_eq!((s, b["error"]["code"].as_str()), (413, Some("payload_too_large")), "{b}");
 
-    assert_eq!(app.call("POST", "/api/v1/ai-systems", Some(&admin), Some(json!({"name": "dup"}))).await.0, 201);
+    assert_eq!(
+        app.call("POST", "/api/v1/ai-systems", Some(&admin), Some(json!({"name": "dup"}))).await.0,
+        201
+    );
     let (s, b) = app.call("POST", "/api/v1/ai-systems", Some(&admin), Some(json!({"name": "dup"}))).await;
     assert_eq!((s.as_u16(), b["error"]["code"].as_str()), (409, Some("conflict")), "{b}");
 
-    let (s, b) = app.call("POST", "/api/v1/ai-systems", Some(&admin), Some(json!({"name": "t", "risk_tier": "huge"}))).await;
+    let (s, b) = app
+        .call("POST", "/api/v1/ai-systems", Some(&admin), Some(json!({"name": "t", "risk_tier": "huge"})))
+        .await;
     assert_eq!(s, 400);
     assert!(b["error"]["message"].as_str().unwrap().contains("risk_tier \"huge\""), "{b}");
 
     let (s, b) = app.call("GET", "/api/v1/no-such-thing", Some(&admin), None).await;
     assert_eq!((s.as_u16(), b["error"]["code"].as_str()), (404, Some("not_found")), "{b}");
 
-    let (s, b) = app.call("POST", "/api/v1/traces", Some(&admin), Some(json!({"input": "q", "output": "a", "latency_ms": -3}))).await;
+    let (s, b) = app
+        .call(
+            "POST",
+            "/api/v1/traces",
+            Some(&admin),
+            Some(json!({"input": "q", "output": "a", "latency_ms": -3})),
+        )
+        .await;
     assert_eq!(s, 400);
     assert!(b["error"]["message"].as_str().unwrap().contains("latency_ms"), "{b}");
-    let batch = json!({"traces": [{"input": 1, "output": 2}, {"input": 1, "output": 2, "timestamp": "yesterday"}]});
+    let batch =
+        json!({"traces": [{"input": 1, "output": 2}, {"input": 1, "output": 2, "timestamp": "yesterday"}]});
     let (s, b) = app.call("POST", "/api/v1/traces/batch", Some(&admin), Some(batch)).await;
     assert_eq!(s, 400);
     assert!(b["error"]["message"].as_str().unwrap().starts_with("traces[1].timestamp"), "{b}");
-    assert_eq!(app.desks.store.trace_count(&app.acme.workspace_id).await.unwrap(), 0, "a bad batch writes nothing");
+    assert_eq!(
+        app.desks.store.trace_count(&app.acme.workspace_id).await.unwrap(),
+        0,
+        "a bad batch writes nothing"
+    );
 
     // Every error body has the same shape and never leaks SQL.
     for body in [&b] {
         let text = body.to_string().to_lowercase();
-        assert!(!text.contains("select") && !text.contains("sqlx") && !text.contains("insert into"), "{text}");
+        assert!(
+            !text.contains("select") && !text.contains("sqlx") && !text.contains("insert into"),
+            "{text}"
+        );
     }
 });
 
@@ -138,7 +217,14 @@ both_backends!(bad_rows_are_all_reported_and_nothing_is_written, |db: TestDb| as
     let admin = app.token(Admin).to_owned();
     let csv = b"id,teks\n1,ok\n2\n3,ok\n4,ok,extra\n5,\xff\n";
     let (s, b) = app
-        .call_raw("POST", "/api/v1/datasets/import?name=rusak&format=csv", Some(&admin), "text/csv", csv.to_vec(), &[])
+        .call_raw(
+            "POST",
+            "/api/v1/datasets/import?name=rusak&format=csv",
+            Some(&admin),
+            "text/csv",
+            csv.to_vec(),
+            &[],
+        )
         .await;
     let b: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
     assert_eq!((s.as_u16(), b["error"]["code"].as_str()), (400, Some("bad_rows")), "{b}");
@@ -161,7 +247,14 @@ both_backends!(bad_rows_are_all_reported_and_nothing_is_written, |db: TestDb| as
 
     let jsonl = "{\"a\":1}\nnot json\n[1,2]\n";
     let (s, b) = app
-        .call_raw("POST", "/api/v1/datasets/import?name=j&format=jsonl", Some(&admin), "application/x-ndjson", jsonl.as_bytes().to_vec(), &[])
+        .call_raw(
+            "POST",
+            "/api/v1/datasets/import?name=j&format=jsonl",
+            Some(&admin),
+            "application/x-ndjson",
+            jsonl.as_bytes().to_vec(),
+            &[],
+        )
         .await;
     let b: Value = serde_json::from_slice(&b).unwrap();
     assert_eq!(s, 400);
@@ -188,23 +281,39 @@ both_backends!(datasets_import_browse_export_round_trip, |db: TestDb| async move
     );
     assert_eq!(import_csv(&app, &annotator, "ulasan", CSV).await.0, 409);
 
-    let (_, items) = app.call("GET", "/api/v1/datasets/ulasan/items?from=1&limit=1", Some(&annotator), None).await;
-    assert_eq!(items["items"][0]["data"], json!({"id": 2, "teks": "kirim lambat, kecewa", "label": "negatif", "skor": 0.2}));
+    let (_, items) =
+        app.call("GET", "/api/v1/datasets/ulasan/items?from=1&limit=1", Some(&annotator), None).await;
+    assert_eq!(
+        items["items"][0]["data"],
+        json!({"id": 2, "teks": "kirim lambat, kecewa", "label": "negatif", "skor": 0.2})
+    );
     assert_eq!(items["next_from"], 2);
 
-    let (s, csv_out) = app.call_raw("GET", "/api/v1/datasets/ulasan/export?format=csv", Some(&annotator), "", vec![], &[]).await;
+    let (s, csv_out) = app
+        .call_raw("GET", "/api/v1/datasets/ulasan/export?format=csv", Some(&annotator), "", vec![], &[])
+        .await;
     assert_eq!(s, 200);
     let csv_out = String::from_utf8(csv_out).unwrap();
     assert_eq!(csv_out, CSV, "CSV export gives back the imported file");
-    let (_, jsonl) = app.call_raw("GET", "/api/v1/datasets/ulasan/export", Some(&annotator), "", vec![], &[]).await;
-    let lines: Vec<Value> = String::from_utf8(jsonl).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (_, jsonl) =
+        app.call_raw("GET", "/api/v1/datasets/ulasan/export", Some(&annotator), "", vec![], &[]).await;
+    let lines: Vec<Value> =
+        String::from_utf8(jsonl).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[2]["skor"], Value::Null);
 
     // The exported JSONL imports again as a second version with the same content hash.
-    let (_, jsonl) = app.call_raw("GET", "/api/v1/datasets/ulasan/export", Some(&annotator), "", vec![], &[]).await;
+    let (_, jsonl) =
+        app.call_raw("GET", "/api/v1/datasets/ulasan/export", Some(&annotator), "", vec![], &[]).await;
     let (s, v2) = app
-        .call_raw("POST", "/api/v1/datasets/import?name=ulasan&format=jsonl&mode=version", Some(&annotator), "application/x-ndjson", jsonl, &[])
+        .call_raw(
+            "POST",
+            "/api/v1/datasets/import?name=ulasan&format=jsonl&mode=version",
+            Some(&annotator),
+            "application/x-ndjson",
+            jsonl,
+            &[],
+        )
         .await;
     let v2: Value = serde_json::from_slice(&v2).unwrap();
     assert_eq!(s, 201, "{v2}");
@@ -214,7 +323,14 @@ both_backends!(datasets_import_browse_export_round_trip, |db: TestDb| async move
     assert_eq!(detail["versions"].as_array().unwrap().len(), 2);
     assert_eq!(app.call("GET", "/api/v1/datasets/ulasan/versions/1", Some(&annotator), None).await.0, 200);
 
-    let (s, _) = app.call("PATCH", "/api/v1/datasets/ulasan", Some(&annotator), Some(json!({"description": "ulasan toko"}))).await;
+    let (s, _) = app
+        .call(
+            "PATCH",
+            "/api/v1/datasets/ulasan",
+            Some(&annotator),
+            Some(json!({"description": "ulasan toko"})),
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(app.call("DELETE", "/api/v1/datasets/ulasan", Some(&annotator), None).await.0, 204);
     assert_eq!(app.call("GET", "/api/v1/datasets/ulasan", Some(&annotator), None).await.0, 404);
@@ -226,14 +342,22 @@ both_backends!(import_as_a_job_reports_progress, |db: TestDb| async move {
     let admin = app.token(Admin).to_owned();
     let rows: String = (0..12_000).map(|i| format!("{i},teks {i}\n")).collect();
     let (s, job) = app
-        .call_raw("POST", "/api/v1/datasets/import?name=besar&format=csv&wait=false", Some(&admin), "text/csv", format!("n,t\n{rows}").into_bytes(), &[])
+        .call_raw(
+            "POST",
+            "/api/v1/datasets/import?name=besar&format=csv&wait=false",
+            Some(&admin),
+            "text/csv",
+            format!("n,t\n{rows}").into_bytes(),
+            &[],
+        )
         .await;
     let job: Value = serde_json::from_slice(&job).unwrap();
     assert_eq!(s, 202, "{job}");
     assert_eq!(job["status"], "queued");
     let worker = Worker::new(app.desks.clone());
     assert!(worker.run_once().await.unwrap(), "the worker ran the job");
-    let (_, done) = app.call("GET", &format!("/api/v1/jobs/{}", job["id"].as_str().unwrap()), Some(&admin), None).await;
+    let (_, done) =
+        app.call("GET", &format!("/api/v1/jobs/{}", job["id"].as_str().unwrap()), Some(&admin), None).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["progress"], 1.0);
     assert_eq!(done["result"]["rows"], 12_000);
@@ -259,7 +383,9 @@ both_backends!(audit_records_writes_and_compliance_can_read_it, |db: TestDb| asy
     assert_eq!(e["summary"]["after"]["rows"], 3);
     let (_, all) = app.call("GET", "/api/v1/audit?limit=1000", Some(&compliance), None).await;
     let actions: Vec<&str> = all.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    for want in ["workspace.create", "user.create", "grant.add", "token.create", "dataset.create", "ai_system.create"] {
+    for want in
+        ["workspace.create", "user.create", "grant.add", "token.create", "dataset.create", "ai_system.create"]
+    {
         assert!(actions.contains(&want), "{want} missing from {actions:?}");
     }
     let (s, jsonl) = app.call_raw("GET", "/api/v1/audit/export", Some(&compliance), "", vec![], &[]).await;
@@ -280,7 +406,16 @@ both_backends!(session_writes_need_the_csrf_header, |db: TestDb| async move {
     let session = app.desks.login("integrator", "integrator-secret-pw").await.unwrap();
     let cookie = format!("juru_session={}", session.cookie);
     let body = br#"{"name":"via-browser"}"#.to_vec();
-    let (s, b) = app.call_raw("POST", "/api/v1/ai-systems", None, "application/json", body.clone(), &[("cookie", &cookie)]).await;
+    let (s, b) = app
+        .call_raw(
+            "POST",
+            "/api/v1/ai-systems",
+            None,
+            "application/json",
+            body.clone(),
+            &[("cookie", &cookie)],
+        )
+        .await;
     let b: Value = serde_json::from_slice(&b).unwrap();
     assert_eq!((s.as_u16(), b["error"]["code"].as_str()), (403, Some("csrf_failed")), "{b}");
     let headers = [("cookie", cookie.as_str()), ("x-csrf-token", session.csrf_token.as_str())];
@@ -294,21 +429,60 @@ both_backends!(session_writes_need_the_csrf_header, |db: TestDb| async move {
 both_backends!(registry_versions_and_audited_alias_moves, |db: TestDb| async move {
     let app = TestApp::new(db).await;
     let ml = app.token(MlEngineer).to_owned();
-    assert_eq!(app.call("POST", "/api/v1/models", Some(&ml), Some(json!({"name": "sentimen-id", "task": "classification"}))).await.0, 201);
+    assert_eq!(
+        app.call(
+            "POST",
+            "/api/v1/models",
+            Some(&ml),
+            Some(json!({"name": "sentimen-id", "task": "classification"}))
+        )
+        .await
+        .0,
+        201
+    );
     for _ in 0..2 {
         let v = json!({"format": "juru-linear", "sha256": "a".repeat(64), "lineage": {"dataset": "ulasan@1"}, "metrics": {"macro_f1": 0.8}});
         assert_eq!(app.call("POST", "/api/v1/models/sentimen-id/versions", Some(&ml), Some(v)).await.0, 201);
     }
-    let (s, d) = app.call("PUT", "/api/v1/models/sentimen-id/aliases/production", Some(&ml), Some(json!({"version": 1}))).await;
+    let (s, d) = app
+        .call("PUT", "/api/v1/models/sentimen-id/aliases/production", Some(&ml), Some(json!({"version": 1})))
+        .await;
     assert_eq!(s, 200, "{d}");
-    let (_, d) = app.call("PUT", "/api/v1/models/sentimen-id/aliases/production", Some(&ml), Some(json!({"version": 2}))).await;
+    let (_, d) = app
+        .call("PUT", "/api/v1/models/sentimen-id/aliases/production", Some(&ml), Some(json!({"version": 2})))
+        .await;
     assert_eq!(d["aliases"]["production"], 2);
     assert_eq!(d["versions"][0]["lineage"]["dataset"], "ulasan@1");
-    assert_eq!(app.call("PUT", "/api/v1/models/sentimen-id/aliases/production", Some(&ml), Some(json!({"version": 9}))).await.0, 404);
-    assert_eq!(app.call("PUT", "/api/v1/models/sentimen-id/aliases/staging", Some(app.token(PromptEngineer)), Some(json!({"version": 1}))).await.0, 403);
-    let (_, entries) = app.call("GET", "/api/v1/audit?action=model.alias", Some(app.token(Admin)), None).await;
-    let moves: Vec<(Value, Value)> =
-        entries.as_array().unwrap().iter().map(|e| (e["summary"]["before"].clone(), e["summary"]["after"].clone())).collect();
+    assert_eq!(
+        app.call(
+            "PUT",
+            "/api/v1/models/sentimen-id/aliases/production",
+            Some(&ml),
+            Some(json!({"version": 9}))
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        app.call(
+            "PUT",
+            "/api/v1/models/sentimen-id/aliases/staging",
+            Some(app.token(PromptEngineer)),
+            Some(json!({"version": 1}))
+        )
+        .await
+        .0,
+        403
+    );
+    let (_, entries) =
+        app.call("GET", "/api/v1/audit?action=model.alias", Some(app.token(Admin)), None).await;
+    let moves: Vec<(Value, Value)> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["summary"]["before"].clone(), e["summary"]["after"].clone()))
+        .collect();
     assert_eq!(moves, vec![(Value::Null, json!(1)), (json!(1), json!(2))]);
 });
 

@@ -1,1 +1,231 @@
+//! The browser story in real headless Chromium over WebDriver (Debian's `chromium` and
+//! `chromium-driver`): log in, import a CSV, see its rows, switch to Bahasa Indonesia and see the
+//! page in it. Screenshots of each step land in the test's temporary target directory.
 
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use juru_core::Role;
+use juru_desks::jobs::Worker;
+use juru_desks::views::UpdateUser;
+use juru_store::Backend;
+use juru_store::testing::TestDb;
+use serde_json::{Value, json};
+
+use crate::TestApp;
+
+/// The W3C key code of Enter.
+const ENTER: &str = "\u{E007}";
+
+/// A minimal WebDriver client: just the commands this story needs.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    session: String,
+    _driver: Driver,
+}
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Browser {
+    async fn start(profile: &std::path::Path) -> Browser {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is not installed: install Debian's chromium and chromium-driver (scripts/test does)");
+        let driver = Driver(driver);
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http.get(format!("{base}/status")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start on port {port}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--no-first-run", "--window-size=1300,900", format!("--user-data-dir={}", profile.display())],
+            }
+        }}});
+        let res: Value =
+            http.post(format!("{base}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
+        let session = res["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {res}"))
+            .to_owned();
+        Browser { http, base, session, _driver: driver }
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{}", self.base, self.session, path);
+        let req = self.http.request(method, url);
+        let req = match body {
+            Some(b) => req.json(&b),
+            None => req,
+        };
+        let res: Value = req.send().await.unwrap().json().await.unwrap();
+        if let Some(err) = res["value"].get("error") {
+            panic!("WebDriver {path}: {err} {}", res["value"]["message"]);
+        }
+        res["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self
+            .cmd(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})))
+            .await;
+        v.as_object().and_then(|o| o.values().next()).and_then(|v| v.as_str()).unwrap().to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{el}/value"), Some(json!({"text": text}))).await;
+    }
+
+    async fn clear(&self, css: &str) {
+        let el = self.find(css).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{el}/clear"), Some(json!({}))).await;
+    }
+
+    async fn click(&self, css: &str) {
+        let el = self.find(css).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{el}/click"), Some(json!({}))).await;
+    }
+
+    async fn url(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or_default().to_owned()
+    }
+
+    async fn source(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/source", None).await.as_str().unwrap_or_default().to_owned()
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let el = self.find(css).await;
+        self.cmd(reqwest::Method::GET, &format!("/element/{el}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn screenshot(&self, path: &std::path::Path) {
+        use base64::Engine;
+        let png = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    /// Waits until `check` holds for the page, or fails after `secs`.
+    async fn wait_for(&self, what: &str, secs: u64, check: impl Fn(&str, &str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let (url, source) = (self.url().await, self.source().await);
+            if check(&url, &source) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; at {url}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn quit(self) {
+        let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_in_import_csv_see_rows_switch_to_indonesian() {
+    let app = TestApp::new(TestDb::new(Backend::Sqlite).await).await;
+    let admin = crate::username(Role::Admin);
+    let password = "admin-secret-pw";
+    // The UI follows each user's language; this one starts in English.
+    app.desks
+        .update_user(&app.acme, &admin, &UpdateUser { locale: Some("en".into()), ..Default::default() })
+        .await
+        .unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(juru_server::serve(listener, router, std::future::pending()));
+    tokio::spawn(Worker::new(app.desks.clone()).run(std::future::pending()));
+
+    let work = tempfile::tempdir().unwrap();
+    let csv = work.path().join("ulasan-toko.csv");
+    std::fs::write(&csv, "id,teks,label\n1,Barang sampai cepat,positif\n2,\"Paket telat, kurir tidak bisa dihubungi\",negatif\n3,Ukuran sesuai,positif\n").unwrap();
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+
+    let browser = Browser::start(&work.path().join("profile")).await;
+    browser.goto(&format!("{base}/datasets")).await;
+    browser.wait_for("the login page", 10, |url, _| url.contains("/login")).await;
+    browser.type_into("#username", &admin).await;
+    browser.type_into("#password", &format!("{password}{ENTER}")).await;
+    browser
+        .wait_for("the datasets page after login", 10, |url, src| {
+            url.ends_with("/datasets") && src.contains("import-form")
+        })
+        .await;
+    browser.screenshot(&shots.join("browser-1-datasets.png")).await;
+
+    browser.type_into("#import-file", csv.to_str().unwrap()).await;
+    // Choosing the file proposes its name for the dataset; the user may change it.
+    assert_eq!(
+        browser
+            .cmd(
+                reqwest::Method::POST,
+                "/execute/sync",
+                Some(json!({"script": "return document.getElementById('import-name').value", "args": []}))
+            )
+            .await,
+        "ulasan-toko"
+    );
+    browser.clear("#import-name").await;
+    browser.type_into("#import-name", "ulasan-toko").await;
+    browser.click("#import-submit").await;
+    browser
+        .wait_for("the imported dataset's page", 30, |url, _| url.ends_with("/datasets/ulasan-toko"))
+        .await;
+    browser.wait_for("the rows", 10, |_, src| src.contains("id=\"items\"")).await;
+    let table = browser.text("#items").await;
+    assert!(table.contains("Paket telat, kurir tidak bisa dihubungi"), "{table}");
+    assert!(table.contains("Ukuran sesuai"), "{table}");
+    assert_eq!(browser.text("#row-count").await, "3");
+    assert!(browser.source().await.contains("Items"));
+    browser.screenshot(&shots.join("browser-2-dataset-en.png")).await;
+
+    browser.click("#lang-id").await;
+    browser.wait_for("the page in Bahasa Indonesia", 10, |_, src| src.contains("lang=\"id\"")).await;
+    let page = browser.source().await;
+    for word in ["Butir data", "Beranda", "Jejak panggilan", "Keluar", "Ekspor CSV"] {
+        assert!(page.contains(word), "{word} missing from the Indonesian page");
+    }
+    assert!(!page.contains(">Items<"), "English left on the Indonesian page");
+    assert!(browser.url().await.ends_with("/datasets/ulasan-toko"), "the switch returns to the same page");
+    browser.screenshot(&shots.join("browser-3-dataset-id.png")).await;
+    // The choice is stored on the user.
+    let user = app.desks.store.user_by_name(&admin).await.unwrap();
+    assert_eq!(user.locale, "id");
+    browser.quit().await;
+}

@@ -63,7 +63,12 @@ impl TestApp {
             let token = desks
                 .create_token(
                     &acme,
-                    &CreateToken { name: "test".into(), role: role.as_str().into(), username: Some(name), expires_in_days: None },
+                    &CreateToken {
+                        name: "test".into(),
+                        role: role.as_str().into(),
+                        username: Some(name),
+                        expires_in_days: None,
+                    },
                 )
                 .await
                 .unwrap();
@@ -78,7 +83,13 @@ impl TestApp {
     }
 
     /// Sends a JSON request (or none) and returns the status and the JSON answer.
-    pub(crate) async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let (ct, bytes) = match body {
             Some(v) => ("application/json", v.to_string().into_bytes()),
             None => ("application/json", Vec::new()),

@@ -21,8 +21,17 @@ struct Case {
 
 fn cases(role: Role, trace_id: &str) -> Vec<Case> {
     let r = role.as_str();
-    let writers_of_data: &[Role] =
-        &[Admin, PromptEngineer, BiasReviewer, Reviewer, Annotator, DialogDesigner, MlEngineer, RedTeamer, Integrator];
+    let writers_of_data: &[Role] = &[
+        Admin,
+        PromptEngineer,
+        BiasReviewer,
+        Reviewer,
+        Annotator,
+        DialogDesigner,
+        MlEngineer,
+        RedTeamer,
+        Integrator,
+    ];
     vec![
         Case { method: "GET", path: "/api/v1/me".into(), body: None, allowed: EVERYONE },
         Case { method: "GET", path: "/api/v1/datasets".into(), body: None, allowed: EVERYONE },
@@ -42,7 +51,9 @@ fn cases(role: Role, trace_id: &str) -> Vec<Case> {
         Case {
             method: "POST",
             path: "/api/v1/scores".into(),
-            body: Some(json!({"target_kind": "trace", "target_id": trace_id, "name": "helpful", "value": 1.0})),
+            body: Some(
+                json!({"target_kind": "trace", "target_id": trace_id, "name": "helpful", "value": 1.0}),
+            ),
             allowed: writers_of_data,
         },
         Case { method: "GET", path: "/api/v1/scores".into(), body: None, allowed: EVERYONE },
@@ -61,9 +72,24 @@ fn cases(role: Role, trace_id: &str) -> Vec<Case> {
             allowed: &[Admin, MlEngineer],
         },
         Case { method: "GET", path: "/api/v1/jobs".into(), body: None, allowed: EVERYONE },
-        Case { method: "GET", path: "/api/v1/audit".into(), body: None, allowed: &[Admin, ComplianceOfficer] },
-        Case { method: "GET", path: "/api/v1/audit/verify".into(), body: None, allowed: &[Admin, ComplianceOfficer] },
-        Case { method: "GET", path: "/api/v1/audit/export".into(), body: None, allowed: &[Admin, ComplianceOfficer] },
+        Case {
+            method: "GET",
+            path: "/api/v1/audit".into(),
+            body: None,
+            allowed: &[Admin, ComplianceOfficer],
+        },
+        Case {
+            method: "GET",
+            path: "/api/v1/audit/verify".into(),
+            body: None,
+            allowed: &[Admin, ComplianceOfficer],
+        },
+        Case {
+            method: "GET",
+            path: "/api/v1/audit/export".into(),
+            body: None,
+            allowed: &[Admin, ComplianceOfficer],
+        },
         Case { method: "GET", path: "/api/v1/members".into(), body: None, allowed: &[Admin] },
         Case {
             method: "POST",
@@ -92,7 +118,8 @@ fn cases(role: Role, trace_id: &str) -> Vec<Case> {
 async fn send(app: &TestApp, case: &Case, token: Option<&str>) -> (axum::http::StatusCode, Value) {
     match (&case.body, case.path.contains("/datasets/import")) {
         (Some(Value::String(csv)), true) => {
-            let (s, b) = app.call_raw(case.method, &case.path, token, "text/csv", csv.clone().into_bytes(), &[]).await;
+            let (s, b) =
+                app.call_raw(case.method, &case.path, token, "text/csv", csv.clone().into_bytes(), &[]).await;
             (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
         }
         _ => app.call(case.method, &case.path, token, case.body.clone()).await,
@@ -113,9 +140,18 @@ both_backends!(every_role_against_every_endpoint, |db: TestDb| async move {
             let (status, body) = send(&app, &case, Some(app.token(role))).await;
             let allowed = case.allowed.contains(&role);
             if allowed {
-                assert!(status.is_success(), "{role} {} {}: expected success, got {status} {body}", case.method, case.path);
+                assert!(
+                    status.is_success(),
+                    "{role} {} {}: expected success, got {status} {body}",
+                    case.method,
+                    case.path
+                );
             } else {
-                assert_eq!(status, 403, "{role} {} {}: expected 403, got {status} {body}", case.method, case.path);
+                assert_eq!(
+                    status, 403,
+                    "{role} {} {}: expected 403, got {status} {body}",
+                    case.method, case.path
+                );
                 assert_eq!(body["error"]["code"], "forbidden", "{body}");
             }
             checked += 1;
@@ -137,7 +173,8 @@ both_backends!(revoked_token_and_removed_role_stop_working, |db: TestDb| async m
     let annotator = app.token(Annotator).to_owned();
     assert_eq!(app.call("GET", "/api/v1/me", Some(&annotator), None).await.0, 200);
     // Removing the role the token carries disables the token.
-    let (s, _) = app.call("DELETE", "/api/v1/users/annotator/roles/annotator", Some(app.token(Admin)), None).await;
+    let (s, _) =
+        app.call("DELETE", "/api/v1/users/annotator/roles/annotator", Some(app.token(Admin)), None).await;
     assert_eq!(s, 200);
     assert_eq!(app.call("GET", "/api/v1/me", Some(&annotator), None).await.0, 401);
 
