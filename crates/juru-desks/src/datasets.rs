@@ -15,8 +15,10 @@ use sha2::{Digest, Sha256};
 use crate::views::{DatasetVersionView, DatasetView, ItemView, Listing, UpdateDataset};
 use crate::{Actor, DeskError, Desks, PageRequest, Result};
 
-/// How long an import may go without writing before it counts as dead.
-pub const IMPORT_LEASE_MS: i64 = 120_000;
+/// How long an import may go without writing a chunk before it counts as dead and is removed.
+/// A chunk takes milliseconds, so this is generous, yet short enough that a crashed import frees
+/// its dataset name soon after a restart.
+pub const IMPORT_LEASE_MS: i64 = 15_000;
 /// Rows per write transaction during an import.
 const ROWS_PER_CHUNK: usize = 5_000;
 

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Start with `juru up`: it creates the data directory, the first administrator and a demo
 /// workspace, and serves the web UI on http://127.0.0.1:8770.
 #[derive(Debug, Parser)]
-#[command(name = "juru", version, propagate_version = true)]
+#[command(name = "juru", version)]
 pub(crate) struct Cli {
     /// Where Juru keeps its database (SQLite) and files.
     #[arg(long, global = true, env = "JURU_DATA", default_value = "./juru-data")]
@@ -172,4 +172,14 @@ pub(crate) enum UserCommand {
     },
     /// Set a new generated password for a user and print it once.
     ResetPassword { username: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn arguments_are_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -1,0 +1,296 @@
+//! The `juru` binary as people run it: `up`, `serve`, `token create`, `audit verify`,
+//! `dataset import/export`, on a real SQLite file and a real PostgreSQL database.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use juru_store::Backend;
+use juru_store::testing::TestDb;
+use sqlx::{Connection, Executor};
+
+const JURU: &str = env!("CARGO_BIN_EXE_juru");
+
+/// Where one test's Juru lives: a data directory, and a PostgreSQL database when asked.
+struct Site {
+    data: tempfile::TempDir,
+    db: Option<TestDb>,
+}
+
+impl Site {
+    async fn new(backend: Backend) -> Site {
+        let db = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(TestDb::new(Backend::Postgres).await),
+        };
+        Site { data: tempfile::tempdir().unwrap(), db }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(JURU);
+        c.arg("--data").arg(self.data.path());
+        match &self.db {
+            Some(db) => c.env("JURU_DATABASE_URL", &db.url),
+            None => c.env_remove("JURU_DATABASE_URL"),
+        };
+        c.env("JURU_LOG", "warn").args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Starts `juru <command> --addr 127.0.0.1:0`-like servers and waits for their address.
+    fn start(&self, args: &[&str]) -> (Child, String, String) {
+        let mut child = self.cmd(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut printed = String::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut line = String::new();
+            assert!(out.read_line(&mut line).unwrap() > 0, "juru exited early; it printed:\n{printed}");
+            printed.push_str(&line);
+            if let Some(rest) = line.strip_prefix("Juru is serving on ") {
+                let url = rest.split_whitespace().next().unwrap().trim_end_matches('/').to_owned();
+                std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+                return (child, url, printed);
+            }
+            assert!(Instant::now() < deadline, "juru did not start:\n{printed}");
+        }
+    }
+
+    fn sqlite_url(&self) -> String {
+        format!("sqlite://{}", self.data.path().join("juru.db").display())
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn free_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+async fn up_once(site: &Site) -> String {
+    let addr = free_addr();
+    let (mut child, _, printed) = site.start(&["up", "--addr", &addr]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let password = printed
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password: "))
+        .expect("up prints the admin password");
+    password.to_owned()
+}
+
+async fn audit_story(backend: Backend) {
+    let site = Site::new(backend).await;
+    let password = up_once(&site).await;
+    assert_eq!(password.len(), 20);
+
+    let token = site.run(&["token", "create", "--user", "admin", "--role", "admin"]);
+    assert!(token.status.success(), "{}", stderr(&token));
+    let t = stdout(&token);
+    assert!(
+        t.starts_with("juru_") && t.trim_end().len() == 53 && t.ends_with('\n') && t.lines().count() == 1,
+        "{t:?}"
+    );
+
+    let ok = site.run(&["audit", "verify"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert!(stdout(&ok).starts_with("audit chain intact:"), "{}", stdout(&ok));
+
+    // Someone edits entry 4 behind Juru's back, removing the append-only guard first.
+    let (url, guard) = match &site.db {
+        Some(db) => (db.url.clone(), "DROP TRIGGER audit_log_no_change ON audit_log"),
+        None => (site.sqlite_url(), "DROP TRIGGER audit_log_no_update"),
+    };
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    conn.execute(guard).await.unwrap();
+    conn.execute("UPDATE audit_log SET summary = '{\"after\":{\"rows\":1}}' WHERE seq = 4").await.unwrap();
+    conn.close().await.unwrap();
+
+    let bad = site.run(&["audit", "verify"]);
+    assert_eq!(bad.status.code(), Some(3), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("audit entry 4:"), "{}", stderr(&bad));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_names_the_tampered_entry_sqlite() {
+    sqlx::any::install_default_drivers();
+    audit_story(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_names_the_tampered_entry_postgres() {
+    sqlx::any::install_default_drivers();
+    audit_story(Backend::Postgres).await;
+}
+
+async fn cli_dataset_story(backend: Backend) {
+    let site = Site::new(backend).await;
+    up_once(&site).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "teks,label\nbagus,positif\nrusak\njelek,negatif,x\n").unwrap();
+    let out = site.run(&["dataset", "import", bad.to_str().unwrap(), "--name", "coba"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("line 3: expected 2 fields, found 1")
+            && err.contains("line 4: expected 2 fields, found 3"),
+        "{err}"
+    );
+    assert!(!stdout(&site.run(&["dataset", "list"])).contains("coba"));
+
+    let good = dir.path().join("good.csv");
+    let rows: String = (0..2500)
+        .map(|i| format!("{i},ulasan nomor {i},{}\n", if i % 2 == 0 { "positif" } else { "negatif" }))
+        .collect();
+    std::fs::write(&good, format!("id,teks,label\n{rows}")).unwrap();
+    let out =
+        site.run(&["dataset", "import", good.to_str().unwrap(), "--name", "coba", "--description", "uji"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("imported 2500 rows into coba version 1"), "{}", stdout(&out));
+    let list = stdout(&site.run(&["dataset", "list"]));
+    assert!(list.contains("coba") && list.contains("ulasan-pelanggan"), "{list}");
+
+    let back = dir.path().join("back.csv");
+    let out = site.run(&["dataset", "export", "coba", "--format", "csv", "--out", back.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&back).unwrap(), std::fs::read_to_string(&good).unwrap());
+    let jsonl = stdout(&site.run(&["dataset", "export", "coba"]));
+    assert_eq!(jsonl.lines().count(), 2500);
+    assert!(
+        jsonl.starts_with("{\"id\":0,\"teks\":\"ulasan nomor 0\",\"label\":\"positif\"}\n"),
+        "{}",
+        &jsonl[..80]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_import_reports_bad_rows_and_round_trips_sqlite() {
+    cli_dataset_story(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_import_reports_bad_rows_and_round_trips_postgres() {
+    cli_dataset_story(Backend::Postgres).await;
+}
+
+fn big_csv(path: &Path, rows: usize) {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(f, "id,teks,label,skor").unwrap();
+    for i in 0..rows {
+        writeln!(
+            f,
+            "{i},\"ulasan pelanggan nomor {i}, pengiriman cepat\",{},{}",
+            ["positif", "negatif", "netral"][i % 3],
+            (i % 100) as f64 / 100.0
+        )
+        .unwrap();
+    }
+}
+
+async fn count(url: &str, sql: &str) -> i64 {
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    n
+}
+
+/// The server is killed (SIGKILL) while it writes a large import. After a restart the dataset
+/// is not there, its partial rows are removed, and its name can be used again.
+async fn crash_story(backend: Backend) {
+    sqlx::any::install_default_drivers();
+    let site = Site::new(backend).await;
+    up_once(&site).await;
+    let token =
+        stdout(&site.run(&["token", "create", "--user", "admin", "--role", "admin"])).trim().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("besar.csv");
+    big_csv(&file, 400_000);
+    let db_url = site.db.as_ref().map(|d| d.url.clone()).unwrap_or_else(|| site.sqlite_url());
+
+    let (mut server, base, _) = site.start(&["serve", "--addr", &free_addr()]);
+    let body = std::fs::read(&file).unwrap();
+    let client = reqwest::Client::new();
+    let upload = {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        tokio::spawn(async move {
+            client
+                .post(format!("{base}/api/v1/datasets/import?name=besar&format=csv"))
+                .bearer_auth(token)
+                .body(body)
+                .send()
+                .await
+        })
+    };
+    // Wait until rows are being written, then kill the server mid-import.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if count(&db_url, "SELECT COUNT(*) FROM items").await > 50_000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the import never started writing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(upload.await.unwrap().is_err(), "the client sees the connection drop");
+    let partial = count(&db_url, "SELECT COUNT(*) FROM items").await;
+    assert!(partial > 0 && partial < 400_000 + 42, "killed mid-import: {partial} rows were written");
+
+    // After a restart: the dataset does not exist for anyone, and its rows are cleaned up once
+    // the dead import's lease runs out.
+    let (mut server, base, _) = site.start(&["serve", "--addr", &free_addr()]);
+    let res = client.get(format!("{base}/api/v1/datasets/besar")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&db_url, "SELECT COUNT(*) FROM items WHERE version_id IN (SELECT id FROM dataset_versions WHERE status = 'importing')").await > 0
+        || count(&db_url, "SELECT COUNT(*) FROM datasets WHERE name = 'besar'").await > 0
+    {
+        assert!(Instant::now() < deadline, "the dead import was not cleaned up");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Whole again: the same import now succeeds completely.
+    let res = client
+        .post(format!("{base}/api/v1/datasets/import?name=besar&format=csv"))
+        .bearer_auth(&token)
+        .body(std::fs::read(&file).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let res: serde_json::Value = client
+        .get(format!("{base}/api/v1/datasets/besar"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["versions"][0]["row_count"], 400_000);
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_import_is_all_or_nothing_sqlite() {
+    crash_story(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_import_is_all_or_nothing_postgres() {
+    crash_story(Backend::Postgres).await;
+}
