@@ -42,10 +42,10 @@ impl Site {
         self.cmd(args).output().unwrap()
     }
 
-    /// Starts `juru <command> --addr 127.0.0.1:0`-like servers and waits for their address.
-    fn start(&self, args: &[&str]) -> (Child, String, String) {
-        let mut child = self.cmd(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
+    /// Starts a serving command (`up`, `serve`) and waits until it prints its address.
+    fn start(&self, args: &[&str]) -> (Server, String, String) {
+        let mut child = Server(self.cmd(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
+        let mut out = BufReader::new(child.0.stdout.take().unwrap());
         let mut printed = String::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -66,6 +66,23 @@ impl Site {
     }
 }
 
+/// A running `juru` process, killed when dropped (also when a test fails).
+struct Server(Child);
+
+impl Server {
+    /// Kills the process at once (SIGKILL), as a crash would.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -82,8 +99,7 @@ fn free_addr() -> String {
 async fn up_once(site: &Site) -> String {
     let addr = free_addr();
     let (mut child, _, printed) = site.start(&["up", "--addr", &addr]);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
     let password = printed
         .lines()
         .find_map(|l| l.trim().strip_prefix("password: "))
@@ -244,8 +260,7 @@ async fn crash_story(backend: Backend) {
         assert!(Instant::now() < deadline, "the import never started writing");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     assert!(upload.await.unwrap().is_err(), "the client sees the connection drop");
     let partial = count(&db_url, "SELECT COUNT(*) FROM items").await;
     assert!(partial > 0 && partial < 400_000 + 42, "killed mid-import: {partial} rows were written");
@@ -281,8 +296,7 @@ async fn crash_story(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(res["versions"][0]["row_count"], 400_000);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
