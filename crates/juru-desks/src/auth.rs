@@ -171,27 +171,21 @@ impl Desks {
     /// The actor behind an API token. A token stops working when its user is disabled or no
     /// longer holds the token's role in the workspace.
     pub async fn actor_from_token(&self, token: &str) -> Result<Actor> {
-        let owner = self.store.token_by_hash(&sha256_hex(token)).await?.ok_or(DeskError::Unauthenticated)?;
-        let (token, user) = (owner.token, owner.user);
-        if user.disabled != 0 {
+        let auth = self.store.token_auth(&sha256_hex(token)).await?.ok_or(DeskError::Unauthenticated)?;
+        if auth.disabled != 0 || (auth.is_admin == 0 && auth.holds_role == 0) {
             return Err(DeskError::Unauthenticated);
         }
-        let role = Role::parse(&token.role).map_err(|_| DeskError::Unauthenticated)?;
-        let held = self.store.roles_of(&token.workspace_id, &user.id).await?;
-        if user.is_admin == 0 && !held.iter().any(|r| r == role.as_str()) {
-            return Err(DeskError::Unauthenticated);
-        }
-        let ws = self.store.workspace(&token.workspace_id).await?;
+        let role = Role::parse(&auth.role).map_err(|_| DeskError::Unauthenticated)?;
         Ok(Actor {
-            user_id: user.id,
-            username: user.username,
-            workspace_id: ws.id,
-            workspace_name: ws.name,
+            user_id: auth.user_id,
+            username: auth.username,
+            workspace_id: auth.workspace_id,
+            workspace_name: auth.workspace_name,
             roles: vec![role],
             // A token acts with its one role, even for a server administrator.
             is_admin: false,
-            via: Via::Token { token_id: token.id },
-            locale: user.locale,
+            via: Via::Token { token_id: auth.token_id },
+            locale: auth.locale,
         })
     }
 

@@ -121,7 +121,7 @@ impl Store {
         risk_tier: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<AiSystem>> {
-        let mut q = Sql::new("SELECT * FROM ai_systems WHERE ");
+        let mut q = Sql::new(self.backend(), "SELECT * FROM ai_systems WHERE ");
         q.push_bind("workspace_id = {}", workspace_id.to_owned());
         if let Some(tier) = risk_tier {
             q.push_bind(" AND risk_tier = {}", tier.to_owned());

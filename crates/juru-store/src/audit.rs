@@ -95,7 +95,7 @@ fn entry_from_row(row: &AnyRow) -> Result<AuditEntry> {
 impl Store {
     /// Entries in sequence order after `filter.after_seq`.
     pub async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        let mut q = Sql::new("SELECT * FROM audit_log WHERE ");
+        let mut q = Sql::new(self.backend(), "SELECT * FROM audit_log WHERE ");
         let p = q.bind(filter.after_seq);
         q.push(&format!("seq > {p}"));
         if let Some(ws) = &filter.workspace_id {

@@ -152,7 +152,7 @@ impl WriteTx {
     ) -> Result<()> {
         let mut idx = first_idx;
         for chunk in rows.chunks(ITEMS_PER_STATEMENT) {
-            let mut q = Sql::new("INSERT INTO items (version_id, idx, data) VALUES ");
+            let mut q = Sql::new(self.backend(), "INSERT INTO items (version_id, idx, data) VALUES ");
             for (i, data) in chunk.iter().enumerate() {
                 let (a, b, c) = (q.bind(slot.version_id.clone()), q.bind(idx), q.bind(data.clone()));
                 q.push(if i > 0 { ",(" } else { "(" }).push(&format!("{a},{b},{c})"));
@@ -285,7 +285,7 @@ impl Store {
         query: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Dataset>> {
-        let mut q = Sql::new("SELECT * FROM datasets WHERE status = 'ready' AND ");
+        let mut q = Sql::new(self.backend(), "SELECT * FROM datasets WHERE status = 'ready' AND ");
         q.push_bind("workspace_id = {}", workspace_id.to_owned());
         if let Some(s) = query.filter(|s| !s.is_empty()) {
             q.push_bind(" AND LOWER(name) LIKE {}", format!("%{}%", s.to_lowercase().replace('%', "")));

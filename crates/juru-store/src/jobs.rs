@@ -90,11 +90,11 @@ impl Store {
         }
         let mut tx = self.write_operational().await?;
         let now = now_ms();
-        let mut q = Sql::new("UPDATE jobs SET status = 'running', attempts = attempts + 1, ");
+        let mut q = Sql::new(self.backend(), "UPDATE jobs SET status = 'running', attempts = attempts + 1, ");
         q.push_bind("locked_by = {}, ", worker.to_owned());
         q.push_bind("lease_until = {}, ", now + lease_ms);
-        let p = q.bind(now);
-        q.push(&format!("started_at = COALESCE(started_at, {p}), updated_at = {p} "));
+        q.push_bind("started_at = COALESCE(started_at, {}), ", now);
+        q.push_bind("updated_at = {} ", now);
         q.push("WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND kind IN (");
         let ps: Vec<String> = kinds.iter().map(|k| q.bind((*k).to_owned())).collect();
         q.push(&ps.join(","));
@@ -200,7 +200,7 @@ impl Store {
         kind: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Job>> {
-        let mut q = Sql::new("SELECT * FROM jobs WHERE ");
+        let mut q = Sql::new(self.backend(), "SELECT * FROM jobs WHERE ");
         q.push_bind("workspace_id = {}", workspace_id.to_owned());
         if let Some(s) = status {
             q.push_bind(" AND status = {}", s.to_owned());

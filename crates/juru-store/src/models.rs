@@ -240,7 +240,7 @@ impl Store {
         task: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Model>> {
-        let mut q = Sql::new("SELECT * FROM models WHERE ");
+        let mut q = Sql::new(self.backend(), "SELECT * FROM models WHERE ");
         q.push_bind("workspace_id = {}", workspace_id.to_owned());
         if let Some(t) = task {
             q.push_bind(" AND task = {}", t.to_owned());

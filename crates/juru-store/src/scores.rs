@@ -82,7 +82,7 @@ impl Store {
         f: &ScoreFilter,
         page: &PageRequest,
     ) -> Result<Page<Score>> {
-        let mut q = Sql::new("SELECT * FROM scores WHERE ");
+        let mut q = Sql::new(self.backend(), "SELECT * FROM scores WHERE ");
         q.push_bind("workspace_id = {}", workspace_id.to_owned());
         for (col, v) in [
             ("target_kind", &f.target_kind),

@@ -54,7 +54,7 @@ impl WriteTx {
     pub async fn insert_traces(&mut self, traces: &[Trace]) -> Result<u64> {
         let mut inserted = 0;
         for chunk in traces.chunks(ROWS_PER_STATEMENT) {
-            let mut q = Sql::new(format!("INSERT INTO traces ({COLUMNS}) VALUES "));
+            let mut q = Sql::new(self.backend(), format!("INSERT INTO traces ({COLUMNS}) VALUES "));
             for (i, t) in chunk.iter().enumerate() {
                 if i > 0 {
                     q.push(",");
@@ -103,7 +103,7 @@ impl Store {
         f: &TraceFilter,
         page: &PageRequest,
     ) -> Result<Page<Trace>> {
-        let mut q = Sql::new("SELECT * FROM traces WHERE ");
+        let mut q = Sql::new(self.backend(), "SELECT * FROM traces WHERE ");
         q.push_bind("workspace_id = {}", workspace_id.to_owned());
         for (col, v) in [("model", &f.model), ("prompt", &f.prompt), ("name", &f.name), ("status", &f.status)]
         {

@@ -44,11 +44,20 @@ pub struct ApiToken {
     pub revoked_at: Option<i64>,
 }
 
-/// A token found by its hash, with its owner.
-#[derive(Debug, Clone)]
-pub struct TokenOwner {
-    pub token: ApiToken,
-    pub user: User,
+/// What authenticating a token needs, read in one query.
+#[derive(Debug, Clone, FromRow)]
+pub struct TokenAuth {
+    pub token_id: String,
+    pub workspace_id: String,
+    pub workspace_name: String,
+    pub role: String,
+    pub user_id: String,
+    pub username: String,
+    pub locale: String,
+    pub is_admin: i64,
+    pub disabled: i64,
+    /// Whether the user still holds the token's role in its workspace (0 or 1).
+    pub holds_role: i64,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -267,18 +276,21 @@ impl Store {
         Ok(out)
     }
 
-    /// A live token (not revoked, not expired) by its hash, with its owner.
-    pub async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenOwner>> {
-        let token: Option<ApiToken> = sqlx::query_as(
-            "SELECT * FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+    /// A live token with its user, workspace and whether the user still holds its role: the
+    /// one query behind every API request.
+    pub async fn token_auth(&self, token_hash: &str) -> Result<Option<TokenAuth>> {
+        Ok(sqlx::query_as(
+            "SELECT t.id AS token_id, t.workspace_id, w.name AS workspace_name, t.role, u.id AS user_id, u.username, \
+             u.locale, u.is_admin, u.disabled, \
+             (SELECT COUNT(*) FROM role_grants g WHERE g.workspace_id = t.workspace_id AND g.user_id = t.user_id \
+              AND g.role = t.role) AS holds_role \
+             FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN workspaces w ON w.id = t.workspace_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
         )
         .bind(token_hash)
         .bind(now_ms())
         .fetch_optional(self.pool())
-        .await?;
-        let Some(token) = token else { return Ok(None) };
-        let user = self.user(&token.user_id).await?;
-        Ok(Some(TokenOwner { token, user }))
+        .await?)
     }
 
     /// Tokens of a workspace, optionally only one user's.

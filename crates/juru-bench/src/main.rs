@@ -1,0 +1,193 @@
+//! Load generators for the benchmarks in docs/BENCHMARKS.md: batched trace ingest over HTTP, and
+//! an open-loop GET at a fixed request rate. Requests start on schedule whatever the server does
+//! (so a slow server cannot slow the generator down and hide its queueing); latency is timed
+//! from each request's send, and how late sends were behind their schedule (tokio's timer has
+//! millisecond resolution) is reported beside it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(name = "juru-bench", about = "Load generators for Juru's benchmarks")]
+struct Cli {
+    /// Juru's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8770")]
+    url: String,
+    /// An API token.
+    #[arg(long, env = "JURU_TOKEN")]
+    token: String,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// POST batches of traces to /api/v1/traces/batch; prints traces per second.
+    Ingest {
+        #[arg(long, default_value_t = 100)]
+        batches: usize,
+        #[arg(long, default_value_t = 1000)]
+        batch_size: usize,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Prefix of the trace ids, so that runs do not collide.
+        #[arg(long, default_value = "run")]
+        id_prefix: String,
+    },
+    /// GET one path at a fixed rate; prints latency percentiles.
+    Get {
+        #[arg(long)]
+        path: String,
+        /// Requests per second.
+        #[arg(long, default_value_t = 2000)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+}
+
+// One thread: the generator shares the machine with the server and should take as little of it
+// as it can.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    match cli.command {
+        Cmd::Ingest { batches, batch_size, concurrency, id_prefix } => {
+            ingest(&client, &cli.url, &cli.token, batches, batch_size, concurrency, &id_prefix).await
+        }
+        Cmd::Get { path, rate, seconds } => get(&client, &cli.url, &cli.token, &path, rate, seconds).await,
+    }
+}
+
+fn batch_body(prefix: &str, b: usize, size: usize) -> Vec<u8> {
+    let traces: Vec<_> = (0..size)
+        .map(|i| {
+            json!({
+                "id": format!("{prefix}-{b}-{i}"),
+                "name": "cs-reply",
+                "input": [{"role": "user", "content": format!("Halo, pesanan nomor {b}{i} saya belum sampai, bisa dicek?")}],
+                "output": "Mohon maaf atas keterlambatannya. Boleh kami minta nomor resi Kakak?",
+                "model": "smollm2-135m-instruct",
+                "prompt": "balasan-cs",
+                "latency_ms": 120.5 + i as f64,
+                "input_tokens": 38,
+                "output_tokens": 24,
+                "cost": 0.0,
+                "metadata": {"saluran": "whatsapp", "tier": "reguler"},
+            })
+        })
+        .collect();
+    serde_json::to_vec(&json!({ "traces": traces })).unwrap_or_default()
+}
+
+async fn ingest(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    batches: usize,
+    size: usize,
+    concurrency: usize,
+    prefix: &str,
+) -> Result<()> {
+    // Bodies are built before the clock starts: the benchmark measures Juru, not the generator.
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new((0..batches).map(|b| batch_body(prefix, b, size)).collect());
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, bodies, next) = (client.clone(), bodies.clone(), next.clone());
+        let (endpoint, token) = (format!("{url}/api/v1/traces/batch"), token.to_owned());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { return Ok::<_, anyhow::Error>(()) };
+                let res = client
+                    .post(&endpoint)
+                    .bearer_auth(&token)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await?;
+                if res.status() != 201 {
+                    bail!("batch {i}: {} {}", res.status(), res.text().await.unwrap_or_default());
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let n = batches * size;
+    println!("{{\"traces\":{n},\"seconds\":{secs:.3},\"traces_per_second\":{:.0}}}", n as f64 / secs);
+    Ok(())
+}
+
+async fn get(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    path: &str,
+    rate: u64,
+    seconds: u64,
+) -> Result<()> {
+    let endpoint = format!("{url}{path}");
+    // Warm the connection pool and check the path answers.
+    for _ in 0..50 {
+        let res = client.get(&endpoint).bearer_auth(token).send().await.context("warm-up request")?;
+        if !res.status().is_success() {
+            bail!("GET {path}: {}", res.status());
+        }
+        res.bytes().await?;
+    }
+    let total = rate * seconds;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let start = Instant::now() + Duration::from_millis(50);
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let scheduled = start + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(scheduled.into()).await;
+        let (client, endpoint, token) = (client.clone(), endpoint.clone(), token.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            let ok = match client.get(&endpoint).bearer_auth(&token).send().await {
+                Ok(res) => res.status().is_success() && res.bytes().await.is_ok(),
+                Err(_) => false,
+            };
+            (sent.elapsed(), sent - scheduled, ok)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    let mut lags = Vec::with_capacity(tasks.len());
+    let mut errors = 0;
+    for t in tasks {
+        let (d, lag, ok) = t.await?;
+        if !ok {
+            errors += 1;
+        }
+        latencies.push(d.as_secs_f64() * 1000.0);
+        lags.push(lag.as_secs_f64() * 1000.0);
+    }
+    lags.sort_by(f64::total_cmp);
+    let achieved = total as f64 / (Instant::now() - start).as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    println!(
+        "{{\"requests\":{total},\"errors\":{errors},\"target_rate\":{rate},\"achieved_rate\":{achieved:.0},\
+         \"p50_ms\":{:.3},\"p90_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\
+         \"send_lag_p99_ms\":{:.3},\"send_lag_max_ms\":{:.3}}}",
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        latencies[latencies.len() - 1],
+        lags[(lags.len() as f64 * 0.99) as usize],
+        lags[lags.len() - 1]
+    );
+    Ok(())
+}
