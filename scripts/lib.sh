@@ -35,3 +35,29 @@ ensure_build_tools() {
   command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
   [ -z "$missing" ] || apt_install $missing
 }
+
+pg_answers() { psql "$1" -Atqc 'select 1' >/dev/null 2>&1; }
+
+throwaway_pg() {
+  local bindir
+  bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
+    apt_install postgresql postgresql-client
+    bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  fi
+  PG_DIR=$(mktemp -d /tmp/juru-pg.XXXXXX)
+  local port=55432 run=()
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres "$PG_DIR"
+    run=(runuser -u postgres --)
+  fi
+  say "starting a throwaway PostgreSQL in $PG_DIR on port $port"
+  "${run[@]}" "$bindir/initdb" -D "$PG_DIR/data" -U postgres --auth=trust >/dev/null || die "initdb failed"
+  "${run[@]}" "$bindir/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
+    -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null \
+    || die "pg_ctl start failed: $(cat "$PG_DIR/log")"
+  PG_STOP=("${run[@]}" "$bindir/pg_ctl" -D "$PG_DIR/data" -m immediate stop)
+  trap '"${PG_STOP[@]}" >/dev/null 2>&1; rm -rf "$PG_DIR"' EXIT
+  export JURU_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}
+
