@@ -1,0 +1,17 @@
+//! Juru's models. Today: the built-in text classifier (hashed word and character n-grams,
+//! multinomial logistic regression), trained in seconds on a CPU and stored in a documented,
+//! versioned file format. The local LLM (llama.cpp), embeddings (candle) and the
+//! OpenAI-compatible client come next; llama.cpp, candle and tokenizers live only here.
+
+pub mod classifier;
+
+/// What can go wrong with a model.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("model file {path}: {reason}")]
+    BadModelFile { path: String, reason: String },
+    #[error("training: {0}")]
+    Training(String),
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
