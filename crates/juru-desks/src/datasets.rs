@@ -63,6 +63,10 @@ impl Progress {
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::Relaxed);
     }
+    /// Records how much of the work is done, from 0 to 1.
+    pub fn set_fraction(&self, fraction: f64) {
+        self.set(fraction);
+    }
     fn set(&self, fraction: f64) {
         self.permille.store((fraction.clamp(0.0, 1.0) * 1000.0) as u64, Ordering::Relaxed);
     }

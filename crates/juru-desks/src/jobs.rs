@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::actor::Via;
+use crate::classifiers::TrainRequest;
 use crate::datasets::{ImportRequest, Progress};
 use crate::views::{JobView, Listing};
 use crate::{Actor, DeskError, Desks, PageRequest, Result};
@@ -23,8 +24,16 @@ pub const JOB_LEASE_MS: i64 = 30_000;
 /// Attempts before a job that keeps killing its worker is failed.
 pub const MAX_ATTEMPTS: i64 = 3;
 /// The job kinds this build knows how to run.
-pub const KINDS: &[&str] = &[DATASET_IMPORT];
+pub const KINDS: &[&str] = &[DATASET_IMPORT, MODEL_TRAIN];
 pub const DATASET_IMPORT: &str = "dataset.import";
+pub const MODEL_TRAIN: &str = "model.train";
+
+/// Parameters of a `model.train` job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TrainParams {
+    user_id: String,
+    request: TrainRequest,
+}
 
 /// Parameters of a `dataset.import` job.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,6 +72,28 @@ impl Desks {
             object_kind: "job",
             object_id: &job.id,
             summary: json!({"after": {"kind": DATASET_IMPORT, "dataset": req.name, "source": req.source}}),
+        })
+        .await?;
+        tx.commit().await?;
+        self.job_wakeup.notify_one();
+        Ok(job.into())
+    }
+
+    /// Queues the training of a built-in classifier.
+    pub async fn enqueue_train(&self, actor: &Actor, req: &TrainRequest) -> Result<JobView> {
+        actor.require(Area::Models, Action::Write)?;
+        juru_core::names::validate_name("model name", &req.name)?;
+        let params = TrainParams { user_id: actor.user_id.clone(), request: req.clone() };
+        let params = serde_json::to_string(&params).map_err(DeskError::internal)?;
+        let mut tx = self.store.write().await?;
+        let job = tx.insert_job(&actor.workspace_id, MODEL_TRAIN, &params, &actor.audit_name()).await?;
+        tx.audit(NewAudit {
+            workspace_id: Some(&actor.workspace_id),
+            actor: &actor.audit_name(),
+            action: "job.create",
+            object_kind: "job",
+            object_id: &job.id,
+            summary: json!({"after": {"kind": MODEL_TRAIN, "model": req.name, "dataset": req.dataset}}),
         })
         .await?;
         tx.commit().await?;
@@ -160,6 +191,7 @@ impl Worker {
     async fn run_job(&self, job: &Job) -> Result<serde_json::Value> {
         match job.kind.as_str() {
             DATASET_IMPORT => self.run_import(job).await,
+            MODEL_TRAIN => self.run_train(job).await,
             other => Err(DeskError::invalid(format!("unknown job kind {other:?}"))),
         }
     }
@@ -181,30 +213,51 @@ impl Worker {
         })
     }
 
+    /// Reports `progress` on the job every quarter second until the returned handle is
+    /// aborted; cancels the work when the job is no longer this worker's.
+    fn report_progress(
+        &self,
+        job: &Job,
+        progress: Arc<Progress>,
+        what: &'static str,
+    ) -> tokio::task::JoinHandle<()> {
+        let (store, id, worker) = (self.desks.store.clone(), job.id.clone(), self.id.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let msg = match what {
+                    "rows" => format!("{} rows written", progress.rows()),
+                    _ => format!("{:.0}% trained", progress.fraction() * 100.0),
+                };
+                match store.job_progress(&id, &worker, progress.fraction(), &msg, JOB_LEASE_MS).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        progress.cancel();
+                        break;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not record job progress"),
+                }
+            }
+        })
+    }
+
+    async fn run_train(&self, job: &Job) -> Result<serde_json::Value> {
+        let p: TrainParams = serde_json::from_str(&job.params).map_err(DeskError::internal)?;
+        let actor = self.job_actor(job, &p.user_id).await?;
+        let progress = Arc::new(Progress::default());
+        let ticker = self.report_progress(job, progress.clone(), "train");
+        let result = self.desks.train_classifier(&actor, &p.request, progress).await;
+        ticker.abort();
+        serde_json::to_value(result?).map_err(DeskError::internal)
+    }
+
     async fn run_import(&self, job: &Job) -> Result<serde_json::Value> {
         let p: ImportParams = serde_json::from_str(&job.params).map_err(DeskError::internal)?;
         let actor = self.job_actor(job, &p.user_id).await?;
         // An earlier attempt that died may have left a half-written import under this job.
         self.desks.store.delete_imports_by(&actor.audit_name()).await?;
         let progress = Arc::new(Progress::default());
-        let ticker = {
-            let (store, progress, id, worker) =
-                (self.desks.store.clone(), progress.clone(), job.id.clone(), self.id.clone());
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                    let msg = format!("{} rows written", progress.rows());
-                    match store.job_progress(&id, &worker, progress.fraction(), &msg, JOB_LEASE_MS).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            progress.cancel();
-                            break;
-                        }
-                        Err(e) => tracing::warn!(error = %e, "could not record job progress"),
-                    }
-                }
-            })
-        };
+        let ticker = self.report_progress(job, progress.clone(), "rows");
         let req = ImportRequest {
             name: p.name.clone(),
             description: p.description.clone(),

@@ -6,6 +6,7 @@ pub mod actor;
 pub mod ai_systems;
 pub mod audit;
 pub mod auth;
+pub mod classifiers;
 pub mod datasets;
 pub mod demo;
 pub mod error;
@@ -29,11 +30,17 @@ pub struct Desks {
     /// Where uploads are spooled and model files live.
     pub data_dir: PathBuf,
     pub(crate) job_wakeup: std::sync::Arc<tokio::sync::Notify>,
+    /// Loaded built-in classifiers by model version id.
+    pub(crate) classifiers: std::sync::Arc<
+        std::sync::Mutex<
+            std::collections::HashMap<String, std::sync::Arc<juru_runtime::classifier::Classifier>>,
+        >,
+    >,
 }
 
 impl Desks {
     pub fn new(store: Store, data_dir: PathBuf) -> Desks {
-        Desks { store, data_dir, job_wakeup: Default::default() }
+        Desks { store, data_dir, job_wakeup: Default::default(), classifiers: Default::default() }
     }
 
     /// A directory for files being uploaded, inside the data directory so that a rename into

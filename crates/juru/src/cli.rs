@@ -51,6 +51,9 @@ pub(crate) enum Command {
     /// User accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// The model registry and the built-in text classifier.
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Print the OpenAPI document of the REST API.
     Openapi,
 }
@@ -151,6 +154,76 @@ pub(crate) enum DatasetCommand {
     },
     /// List datasets.
     List {
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ModelCommand {
+    /// List registered models.
+    List {
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Show a model's versions (lineage, metrics) and aliases.
+    Show {
+        model: String,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Point an alias (production, staging, champion, challenger, …) at a version; with
+    /// --remove, delete the alias.
+    Alias {
+        model: String,
+        alias: String,
+        /// The version number.
+        version: Option<i64>,
+        #[arg(long, conflicts_with = "version")]
+        remove: bool,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Train the built-in text classifier on a labelled dataset and register it.
+    Train {
+        /// Dataset name.
+        #[arg(long)]
+        dataset: String,
+        /// Dataset version; the latest when absent.
+        #[arg(long = "dataset-version")]
+        dataset_version: Option<i64>,
+        #[arg(long)]
+        text_field: String,
+        #[arg(long)]
+        label_field: String,
+        /// A numeric field holding each example's weight.
+        #[arg(long)]
+        weight_field: Option<String>,
+        /// The model's name in the registry.
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        epochs: Option<usize>,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Weigh classes inversely to their frequency.
+        #[arg(long)]
+        balanced: bool,
+        /// Share of each class held out for evaluation.
+        #[arg(long, default_value_t = 0.2)]
+        test_fraction: f64,
+        /// Move this alias to the new version.
+        #[arg(long)]
+        alias: Option<String>,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Predict with a built-in classifier: MODEL, MODEL@VERSION or MODEL@ALIAS.
+    Predict {
+        model: String,
+        /// Texts to classify (repeat the flag for several).
+        #[arg(long = "text", required = true)]
+        texts: Vec<String>,
         #[command(flatten)]
         ws: WorkspaceArg,
     },

@@ -15,7 +15,8 @@ use juru_store::Store;
 use rand::Rng;
 
 use crate::cli::{
-    AuditCommand, Cli, Command, DatasetCommand, LogFormat, ServeArgs, TokenCommand, UserCommand, WorkspaceArg,
+    AuditCommand, Cli, Command, DatasetCommand, LogFormat, ModelCommand, ServeArgs, TokenCommand,
+    UserCommand, WorkspaceArg,
 };
 
 pub(crate) fn init_logging(cli: &Cli) {
@@ -78,6 +79,7 @@ pub(crate) async fn run(cli: Cli) -> Result<u8> {
         }
         Command::Dataset(cmd) => dataset(desks, cmd).await,
         Command::User(cmd) => user(desks, cmd).await,
+        Command::Model(cmd) => model(desks, cmd).await,
         Command::Openapi => Ok(0),
     }
 }
@@ -358,6 +360,118 @@ async fn user(desks: Desks, cmd: UserCommand) -> Result<u8> {
                 juru_desks::views::UpdateUser { password: Some(password.clone()), ..Default::default() };
             desks.update_user(&actor, &username, &req).await?;
             println!("new password for {username} (shown once): {password}");
+            Ok(0)
+        }
+    }
+}
+
+async fn model(desks: Desks, cmd: ModelCommand) -> Result<u8> {
+    match cmd {
+        ModelCommand::List { ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let listing = desks
+                .models(&actor, None, &juru_desks::PageRequest { limit: Some(1000), cursor: None })
+                .await?;
+            println!("{:<32} {:<22} description", "name", "task");
+            for m in listing.items {
+                println!("{:<32} {:<22} {}", m.name, m.task, m.description);
+            }
+            Ok(0)
+        }
+        ModelCommand::Show { model, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            println!("{}", serde_json::to_string_pretty(&desks.model(&actor, &model).await?)?);
+            Ok(0)
+        }
+        ModelCommand::Alias { model, alias, version, remove, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let version = match (version, remove) {
+                (Some(v), false) => Some(v),
+                (None, true) => None,
+                _ => return Err(anyhow!("give a version number, or --remove")),
+            };
+            let detail = desks.set_model_alias(&actor, &model, &alias, version).await?;
+            match detail.aliases.get(&alias) {
+                Some(v) => println!("{model}@{alias} -> version {v}"),
+                None => println!("removed {model}@{alias}"),
+            }
+            Ok(0)
+        }
+        ModelCommand::Train {
+            dataset,
+            dataset_version,
+            text_field,
+            label_field,
+            weight_field,
+            name,
+            epochs,
+            seed,
+            balanced,
+            test_fraction,
+            alias,
+            ws,
+        } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let req = juru_desks::classifiers::TrainRequest {
+                dataset,
+                version: dataset_version,
+                text_field,
+                label_field,
+                weight_field,
+                name,
+                epochs,
+                seed: Some(seed),
+                balanced,
+                test_fraction: Some(test_fraction),
+                hash_bits: None,
+                alias,
+            };
+            let progress = Arc::new(Progress::default());
+            let bar = indicatif::ProgressBar::new(100);
+            let ticker = {
+                let (bar, progress) = (bar.clone(), progress.clone());
+                tokio::spawn(async move {
+                    loop {
+                        bar.set_position((progress.fraction() * 100.0) as u64);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                })
+            };
+            let result = desks.train_classifier(&actor, &req, progress).await;
+            ticker.abort();
+            bar.finish_and_clear();
+            let o = result?;
+            println!(
+                "trained {} version {} on {} examples in {:.2} s; held-out {} examples: accuracy {:.4}, macro-F1 {:.4}, ECE {:.4}",
+                o.model,
+                o.version,
+                o.train_examples,
+                o.seconds,
+                o.test_examples,
+                o.metrics["accuracy"].as_f64().unwrap_or_default(),
+                o.metrics["macro_f1"].as_f64().unwrap_or_default(),
+                o.metrics["ece"].as_f64().unwrap_or_default()
+            );
+            if let Some(classes) = o.metrics["per_class"].as_array() {
+                println!("{:<20} {:>9} {:>9} {:>9} {:>8}", "class", "precision", "recall", "f1", "support");
+                for c in classes {
+                    println!(
+                        "{:<20} {:>9.4} {:>9.4} {:>9.4} {:>8}",
+                        c["label"].as_str().unwrap_or_default(),
+                        c["precision"].as_f64().unwrap_or_default(),
+                        c["recall"].as_f64().unwrap_or_default(),
+                        c["f1"].as_f64().unwrap_or_default(),
+                        c["support"].as_u64().unwrap_or_default()
+                    );
+                }
+            }
+            Ok(0)
+        }
+        ModelCommand::Predict { model, texts, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            for (text, p) in texts.iter().zip(desks.predict(&actor, &model, &texts).await?) {
+                println!("{}\t{:.4}\t{text}", p.label, p.probability);
+            }
             Ok(0)
         }
     }

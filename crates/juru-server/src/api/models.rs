@@ -1,13 +1,18 @@
 //! The model registry.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use juru_desks::classifiers::{Prediction, TrainOutcome, TrainRequest};
+use juru_desks::datasets::Progress;
 use juru_desks::views::{
-    CreateModel, Listing, ModelDetail, ModelVersionRequest, ModelVersionView, ModelView, SetAlias,
+    CreateModel, JobView, Listing, ModelDetail, ModelVersionRequest, ModelVersionView, ModelView, SetAlias,
 };
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -21,6 +26,59 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_one))
         .routes(routes!(create_version))
         .routes(routes!(set_alias, remove_alias))
+        .routes(routes!(train))
+        .routes(routes!(predict))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct TrainQuery {
+    /// `true`: answer when training is done (201). `false` (default): answer 202 with a job.
+    wait: Option<bool>,
+}
+
+/// Trains a built-in text classifier on a labelled dataset version, evaluates it on a held-out
+/// split and registers it as a new model version.
+#[utoipa::path(post, path = "/models/train", tag = "models", params(TrainQuery), request_body = TrainRequest,
+    responses((status = 201, body = TrainOutcome), (status = 202, body = JobView), (status = 400, body = crate::error::ErrorBody)))]
+async fn train(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Query(q): Query<TrainQuery>,
+    ApiJson(req): ApiJson<TrainRequest>,
+) -> Result<Response, ApiError> {
+    if q.wait.unwrap_or(false) {
+        let outcome = s.desks.train_classifier(&a, &req, Arc::new(Progress::default())).await?;
+        Ok((StatusCode::CREATED, Json(outcome)).into_response())
+    } else {
+        Ok((StatusCode::ACCEPTED, Json(s.desks.enqueue_train(&a, &req).await?)).into_response())
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PredictRequest {
+    /// 1 to 10,000 texts.
+    texts: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct PredictResponse {
+    predictions: Vec<Prediction>,
+}
+
+/// Predicts labels with a built-in classifier: `model`, `model@3` or `model@alias` (plain
+/// `model`: its `production` alias, else the latest version).
+#[utoipa::path(post, path = "/models/{model}/predict", tag = "models", params(("model" = String, Path)),
+    request_body = PredictRequest, responses((status = 200, body = PredictResponse)))]
+async fn predict(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(model): Path<String>,
+    ApiJson(req): ApiJson<PredictRequest>,
+) -> Result<Json<PredictResponse>, ApiError> {
+    Ok(Json(PredictResponse { predictions: s.desks.predict(&a, &model, &req.texts).await? }))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -517,3 +517,89 @@ async fn openapi_document_lists_every_endpoint() {
     assert!(doc["components"]["schemas"]["TraceRequest"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+both_backends!(classifier_trains_registers_and_predicts, |db: TestDb| async move {
+    let app = TestApp::new(db).await;
+    let ml = app.token(MlEngineer).to_owned();
+    let mut csv = String::from("teks,label,bobot\n");
+    for i in 0..40 {
+        csv.push_str(&format!("barang bagus pengiriman cepat {i},positif,1\n"));
+        csv.push_str(&format!("barang rusak pengiriman lambat {i},negatif,1\n"));
+    }
+    assert_eq!(import_csv(&app, &ml, "sentimen", &csv).await.0, 201);
+
+    let bad = json!({"dataset": "sentimen", "text_field": "text", "label_field": "label", "name": "m"});
+    let (s, b) = app.call("POST", "/api/v1/models/train?wait=true", Some(&ml), Some(bad)).await;
+    assert_eq!(s, 400);
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("no field \"text\" (fields: teks, label, bobot)"),
+        "{b}"
+    );
+
+    let req = json!({"dataset": "sentimen", "text_field": "teks", "label_field": "label", "weight_field": "bobot",
+                     "name": "sentimen-id", "alias": "staging", "seed": 7});
+    let (s, out) = app.call("POST", "/api/v1/models/train?wait=true", Some(&ml), Some(req.clone())).await;
+    assert_eq!(s, 201, "{out}");
+    assert_eq!(
+        (out["version"].as_i64(), out["train_examples"].as_u64(), out["test_examples"].as_u64()),
+        (Some(1), Some(64), Some(16))
+    );
+    assert_eq!(out["metrics"]["accuracy"], 1.0, "{out}");
+    assert_eq!(out["metrics"]["confusion"], json!([[8, 0], [0, 8]]));
+
+    let (_, detail) = app.call("GET", "/api/v1/models/sentimen-id", Some(&ml), None).await;
+    let v = &detail["versions"][0];
+    assert_eq!(v["format"], "juru-classifier/1");
+    assert_eq!(v["lineage"]["dataset_version"], 1);
+    assert_eq!(v["lineage"]["recipe"]["seed"], 7);
+    assert_eq!(v["metrics"]["macro_f1"], 1.0);
+    assert_eq!(detail["aliases"]["staging"], 1);
+    assert_eq!(v["sha256"].as_str().unwrap().len(), 64);
+
+    let texts = json!({"texts": ["pengiriman cepat, barang bagus", "rusak dan lambat"]});
+    let (s, p) = app
+        .call(
+            "POST",
+            "/api/v1/models/sentimen-id@staging/predict",
+            Some(app.token(Viewer)),
+            Some(texts.clone()),
+        )
+        .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["predictions"][0]["label"], "positif");
+    assert_eq!(p["predictions"][1]["label"], "negatif");
+    assert!(p["predictions"][1]["probabilities"]["negatif"].as_f64().unwrap() > 0.5);
+    assert_eq!(app.call("POST", "/api/v1/models/nope/predict", Some(&ml), Some(texts.clone())).await.0, 404);
+    assert_eq!(
+        app.call("POST", "/api/v1/models/sentimen-id@9/predict", Some(&ml), Some(texts.clone())).await.0,
+        404
+    );
+    // Annotators may read models but not train them.
+    assert_eq!(
+        app.call("POST", "/api/v1/models/train?wait=true", Some(app.token(Annotator)), Some(req.clone()))
+            .await
+            .0,
+        403
+    );
+
+    // As a job: the worker trains version 2 with the same seed, so the same weights and hash.
+    let (s, job) = app.call("POST", "/api/v1/models/train", Some(&ml), Some(req)).await;
+    assert_eq!(s, 202, "{job}");
+    assert!(juru_desks::jobs::Worker::new(app.desks.clone()).run_once().await.unwrap());
+    let (_, job) =
+        app.call("GET", &format!("/api/v1/jobs/{}", job["id"].as_str().unwrap()), Some(&ml), None).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["result"]["version"], 2);
+    let (_, detail) = app.call("GET", "/api/v1/models/sentimen-id", Some(&ml), None).await;
+    assert_eq!(detail["versions"][0]["sha256"], detail["versions"][1]["sha256"], "training is reproducible");
+
+    // A damaged model file is refused by name, not a panic.
+    let uri =
+        detail["versions"][1]["artifact_uri"].as_str().unwrap().strip_prefix("file:").unwrap().to_owned();
+    let path = app.desks.data_dir.join(uri);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let (s, b) = app.call("POST", "/api/v1/models/sentimen-id@2/predict", Some(&ml), Some(texts)).await;
+    assert_eq!(s, 400);
+    assert!(b["error"]["message"].as_str().unwrap().contains("checksum mismatch"), "{b}");
+});

@@ -71,6 +71,14 @@ fn cases(role: Role, trace_id: &str) -> Vec<Case> {
             body: Some(json!({"name": format!("m-{r}"), "task": "classification"})),
             allowed: &[Admin, MlEngineer],
         },
+        Case {
+            method: "POST",
+            path: "/api/v1/models/train".into(),
+            body: Some(
+                json!({"dataset": "d", "text_field": "t", "label_field": "l", "name": format!("c-{r}")}),
+            ),
+            allowed: &[Admin, MlEngineer],
+        },
         Case { method: "GET", path: "/api/v1/jobs".into(), body: None, allowed: EVERYONE },
         Case {
             method: "GET",
@@ -165,7 +173,7 @@ both_backends!(every_role_against_every_endpoint, |db: TestDb| async move {
         let (status, _) = send(&app, &case, Some("juru_not_a_real_token")).await;
         assert_eq!(status, 401, "{} {} with a bad token", case.method, case.path);
     }
-    assert_eq!(checked, 11 * 20);
+    assert_eq!(checked, 11 * 21);
 });
 
 both_backends!(revoked_token_and_removed_role_stop_working, |db: TestDb| async move {
