@@ -17,8 +17,8 @@ struct Cli {
     /// Juru's base URL.
     #[arg(long, default_value = "http://127.0.0.1:8770")]
     url: String,
-    /// An API token.
-    #[arg(long, env = "JURU_TOKEN")]
+    /// An API token (not needed by `classify`).
+    #[arg(long, env = "JURU_TOKEN", default_value = "")]
     token: String,
     #[command(subcommand)]
     command: Cmd,
@@ -38,6 +38,17 @@ enum Cmd {
         /// Prefix of the trace ids, so that runs do not collide.
         #[arg(long, default_value = "run")]
         id_prefix: String,
+    },
+    /// Train the built-in classifier on a JSONL file of {"text","label"} and evaluate it on
+    /// another; prints training and prediction times and macro-F1.
+    Classify {
+        #[arg(long)]
+        train: std::path::PathBuf,
+        #[arg(long)]
+        test: std::path::PathBuf,
+        /// Epochs; Juru's default when absent.
+        #[arg(long)]
+        epochs: Option<usize>,
     },
     /// GET one path at a fixed rate; prints latency percentiles.
     Get {
@@ -62,6 +73,7 @@ async fn main() -> Result<()> {
             ingest(&client, &cli.url, &cli.token, batches, batch_size, concurrency, &id_prefix).await
         }
         Cmd::Get { path, rate, seconds } => get(&client, &cli.url, &cli.token, &path, rate, seconds).await,
+        Cmd::Classify { train, test, epochs } => classify(&train, &test, epochs),
     }
 }
 
@@ -188,6 +200,57 @@ async fn get(
         latencies[latencies.len() - 1],
         lags[(lags.len() as f64 * 0.99) as usize],
         lags[lags.len() - 1]
+    );
+    Ok(())
+}
+
+fn read_examples(path: &std::path::Path) -> Result<(Vec<String>, Vec<String>)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut texts = Vec::new();
+    let mut labels = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("{}: line {}", path.display(), i + 1))?;
+        texts.push(v["text"].as_str().unwrap_or_default().to_owned());
+        labels.push(match &v["label"] {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+    }
+    Ok((texts, labels))
+}
+
+fn classify(train: &std::path::Path, test: &std::path::Path, epochs: Option<usize>) -> Result<()> {
+    use juru_runtime::classifier::{Classifier, Examples, TrainConfig};
+    let (train_texts, train_labels) = read_examples(train)?;
+    let (test_texts, test_labels) = read_examples(test)?;
+    let mut labels: Vec<String> = train_labels.clone();
+    labels.sort();
+    labels.dedup();
+    let index = |l: &String| labels.iter().position(|x| x == l).unwrap_or(0);
+    let targets: Vec<usize> = train_labels.iter().map(index).collect();
+    let config =
+        TrainConfig { epochs: epochs.unwrap_or(TrainConfig::default().epochs), ..TrainConfig::default() };
+    let started = Instant::now();
+    let model = Classifier::train(
+        &Examples { texts: &train_texts, targets: &targets, labels: &labels, sample_weights: None },
+        &config,
+        |_, _| {},
+    )?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let predicted = model.predict_batch(&test_texts);
+    let predict_seconds = started.elapsed().as_secs_f64();
+    let y_true: Vec<usize> = test_labels.iter().map(index).collect();
+    let y_pred: Vec<usize> = predicted.iter().map(|p| p.0).collect();
+    let report = juru_stats::classification::classification_report(&y_true, &y_pred, &labels)?;
+    println!(
+        "{{\"train_examples\":{},\"test_examples\":{},\"train_seconds\":{train_seconds:.4},\"predict_seconds\":{predict_seconds:.4},\
+         \"macro_f1\":{:.6},\"accuracy\":{:.6}}}",
+        train_texts.len(),
+        test_texts.len(),
+        report.macro_f1,
+        report.accuracy
     );
     Ok(())
 }

@@ -135,6 +135,23 @@ impl Desks {
             })
             .collect();
         self.ingest_traces(&actor, &traces).await?;
+        // A first built-in classifier, so that the model pages have something to show; the
+        // Indonesian sentiment set from the model pack replaces it when pulled.
+        let train = crate::classifiers::TrainRequest {
+            dataset: "ulasan-pelanggan".into(),
+            version: None,
+            text_field: "teks".into(),
+            label_field: "sentimen".into(),
+            weight_field: None,
+            name: "sentimen-ulasan".into(),
+            epochs: Some(20),
+            seed: Some(42),
+            balanced: true,
+            test_fraction: Some(0.2),
+            hash_bits: Some(16),
+            alias: Some("production".into()),
+        };
+        self.train_classifier(&actor, &train, Arc::new(Progress::default())).await?;
         self.create_ai_system(
             &actor,
             &AiSystemRequest {

@@ -27,14 +27,22 @@ pub type Sparse = Vec<(u32, f32)>;
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+/// Tags that keep word n-grams and character n-grams of each length apart.
+const WORD_TAG: u64 = 0;
+const CHAR_TAG: u64 = 0x100;
 
-fn fnv(seed: u64, bytes: &[u8]) -> u64 {
-    let mut h = seed;
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(FNV_PRIME);
     }
-    // A final mix so that similar n-grams spread over the buckets.
+    h
+}
+
+/// The final mix: the n-gram's tag and length, then a 64-bit finalizer so that similar
+/// n-grams spread over the buckets.
+fn finish(h: u64, tag: u64) -> u64 {
+    let mut h = h ^ tag;
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^ (h >> 33)
@@ -56,38 +64,41 @@ impl FeatureConfig {
             let sign = if h >> 63 == 0 { 1.0 } else { -1.0 };
             scratch.push(((h & mask) as u32, sign));
         };
+        // Word n-grams: the FNV-1a hash of the words joined by single spaces, extended one word
+        // at a time from each start.
         let [wmin, wmax] = self.word_ngrams;
-        for n in wmin.max(1)..=wmax {
-            for gram in words.windows(n) {
-                let mut h = FNV_OFFSET ^ (n as u64);
-                for (i, w) in gram.iter().enumerate() {
-                    if i > 0 {
-                        h = fnv(h, b" ");
-                    }
-                    h = fnv(h, w.as_bytes());
+        for start in 0..words.len() {
+            let mut h = FNV_OFFSET;
+            for n in 1..=wmax.min(words.len() - start) {
+                if n > 1 {
+                    h = fnv(h, b" ");
                 }
-                push(h);
+                h = fnv(h, words[start + n - 1].as_bytes());
+                if n >= wmin {
+                    push(finish(h, WORD_TAG + n as u64));
+                }
             }
         }
+        // Character n-grams of each word padded with a space on both sides, likewise extended
+        // one character (its UTF-8 bytes) at a time.
         let [cmin, cmax] = self.char_ngrams;
         if cmax > 0 {
-            let mut chars: Vec<char> = Vec::new();
-            let mut buf = [0u8; 4];
+            let mut padded = String::new();
             for w in &words {
-                chars.clear();
-                chars.push(' ');
-                chars.extend(w.chars());
-                chars.push(' ');
-                for n in cmin.max(1)..=cmax {
-                    if n > chars.len() {
-                        break;
-                    }
-                    for gram in chars.windows(n) {
-                        let mut h = FNV_OFFSET ^ (0x100 + n as u64);
-                        for c in gram {
-                            h = fnv(h, c.encode_utf8(&mut buf).as_bytes());
+                padded.clear();
+                padded.push(' ');
+                padded.push_str(w);
+                padded.push(' ');
+                let starts: Vec<usize> =
+                    padded.char_indices().map(|(i, _)| i).chain([padded.len()]).collect();
+                let chars = starts.len() - 1;
+                for a in 0..chars {
+                    let mut h = FNV_OFFSET;
+                    for n in 1..=cmax.min(chars - a) {
+                        h = fnv(h, &padded.as_bytes()[starts[a + n - 1]..starts[a + n]]);
+                        if n >= cmin {
+                            push(finish(h, CHAR_TAG + n as u64));
                         }
-                        push(h);
                     }
                 }
             }

@@ -32,9 +32,9 @@ pub struct TrainConfig {
     pub features: FeatureConfig,
     pub epochs: usize,
     /// AdaGrad's base learning rate.
-    pub learning_rate: f32,
+    pub learning_rate: f64,
     /// L2 penalty, applied to the weights an example touches.
-    pub l2: f32,
+    pub l2: f64,
     pub class_weights: ClassWeights,
     pub seed: u64,
 }
@@ -43,7 +43,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             features: FeatureConfig::default(),
-            epochs: 6,
+            epochs: 4,
             learning_rate: 0.4,
             l2: 1e-6,
             class_weights: ClassWeights::None,
@@ -107,6 +107,34 @@ fn softmax_in_place(z: &mut [f32]) {
     }
 }
 
+/// Maps `f` over contiguous parts of `items`, one part per core, keeping the order. Small
+/// inputs stay on the calling thread.
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(16);
+    if threads < 2 || items.len() < 2048 {
+        return f(items);
+    }
+    let size = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items.chunks(size).map(|part| scope.spawn(|| f(part))).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    })
+}
+
+fn featurize_all(features: &FeatureConfig, texts: &[String]) -> Vec<Sparse> {
+    in_parallel(texts, |part| {
+        let mut scratch = Vec::new();
+        part.iter()
+            .map(|t| {
+                let mut row = Vec::new();
+                features.featurize_into(t, &mut row, &mut scratch);
+                row.shrink_to_fit();
+                row
+            })
+            .collect()
+    })
+}
+
 impl Classifier {
     /// Trains on `examples`. `progress(epoch, epochs)` is called after each epoch.
     pub fn train(
@@ -156,8 +184,8 @@ impl Classifier {
             }
         };
 
-        // Features are computed once; rows are kept as compact (bucket, value) pairs.
-        let rows: Vec<Sparse> = examples.texts.iter().map(|t| config.features.featurize(t)).collect();
+        // Features are computed once, on every core; rows are kept as (bucket, value) pairs.
+        let rows: Vec<Sparse> = featurize_all(&config.features, examples.texts);
         let dims = config.features.dims();
         let mut weights = vec![0f32; dims * k];
         let mut bias = vec![0f32; k];
@@ -165,7 +193,7 @@ impl Classifier {
         let mut g_bias = vec![0f32; k];
         let mut order: Vec<usize> = (0..n).collect();
         let mut rng = SplitMix(config.seed);
-        let (lr, l2, eps) = (config.learning_rate, config.l2, 1e-8f32);
+        let (lr, l2, eps) = (config.learning_rate as f32, config.l2 as f32, 1e-8f32);
         let mut z = vec![0f32; k];
         for epoch in 0..config.epochs {
             rng.shuffle(&mut order);

@@ -3,6 +3,7 @@
 //! carries the session's CSRF token.
 
 pub(crate) mod i18n;
+mod models;
 mod pages;
 mod settings;
 
@@ -42,6 +43,7 @@ pub(crate) fn router(_state: AppState) -> axum::Router<AppState> {
             }),
         )
         .merge(pages::routes())
+        .merge(models::routes())
         .merge(settings::routes())
 }
 

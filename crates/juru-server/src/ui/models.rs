@@ -1,0 +1,248 @@
+//! Model pages: the registry list with a form to train a classifier, and a model's card per
+//! version (lineage, evaluation, confusion matrix) with a box to try a classifier.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use juru_core::{Action, Area};
+use juru_desks::classifiers::{FORMAT, TrainRequest};
+use juru_desks::views::{ModelDetail, ModelVersionView};
+use juru_desks::{DeskError, PageRequest};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Ctx, Session, UiError, render};
+use crate::AppState;
+
+pub(super) fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/models", get(list))
+        .route("/models/train", post(train))
+        .route("/models/{name}", get(card))
+        .route("/models/{name}/try", post(try_it))
+}
+
+struct ModelRow {
+    name: String,
+    task: String,
+    versions: usize,
+    aliases: String,
+}
+
+#[derive(Template)]
+#[template(path = "models.html")]
+struct ModelsPage {
+    ctx: Ctx,
+    models: Vec<ModelRow>,
+    datasets: Vec<String>,
+    can_train: bool,
+    message: Option<String>,
+}
+
+async fn list_page(state: &AppState, s: &Session, message: Option<String>) -> Result<Html<String>, UiError> {
+    let d = &state.desks;
+    let all = PageRequest { limit: Some(1000), cursor: None };
+    let mut models = Vec::new();
+    for m in d.models(&s.actor, None, &all).await?.items {
+        let detail = d.model(&s.actor, &m.id).await?;
+        let aliases =
+            detail.aliases.iter().map(|(a, v)| format!("{a} → v{v}")).collect::<Vec<_>>().join(", ");
+        models.push(ModelRow { name: m.name, task: m.task, versions: detail.versions.len(), aliases });
+    }
+    let datasets = d.datasets(&s.actor, None, &all).await?.items.into_iter().map(|d| d.name).collect();
+    let can_train = s.actor.can(Area::Models, Action::Write);
+    render(ModelsPage { ctx: Ctx::new(state, s, "models").await, models, datasets, can_train, message })
+}
+
+async fn list(State(state): State<AppState>, s: Session) -> Result<Html<String>, UiError> {
+    list_page(&state, &s, None).await
+}
+
+#[derive(Deserialize)]
+struct TrainForm {
+    csrf: String,
+    dataset: String,
+    text_field: String,
+    label_field: String,
+    name: String,
+    balanced: Option<String>,
+}
+
+async fn train(
+    State(state): State<AppState>,
+    s: Session,
+    Form(f): Form<TrainForm>,
+) -> Result<Response, UiError> {
+    s.check_csrf(&f.csrf)?;
+    let req = TrainRequest {
+        dataset: f.dataset,
+        version: None,
+        text_field: f.text_field.trim().to_owned(),
+        label_field: f.label_field.trim().to_owned(),
+        weight_field: None,
+        name: f.name.trim().to_owned(),
+        epochs: None,
+        seed: None,
+        balanced: f.balanced.is_some(),
+        test_fraction: None,
+        hash_bits: None,
+        alias: None,
+    };
+    match state.desks.enqueue_train(&s.actor, &req).await {
+        Ok(_) => Ok(Redirect::to("/jobs").into_response()),
+        Err(e @ DeskError::Invalid(_)) => {
+            Ok(list_page(&state, &s, Some(e.to_string())).await?.into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What a version's card shows of its metrics.
+struct Metrics {
+    accuracy: String,
+    macro_f1: String,
+    ece: String,
+    /// label, precision, recall, F1, support
+    classes: Vec<(String, String, String, String, u64)>,
+    confusion: Vec<(String, Vec<u64>)>,
+}
+
+struct Card {
+    version: i64,
+    format: String,
+    created: String,
+    source: String,
+    size: String,
+    sha256: String,
+    dataset: Option<(String, i64)>,
+    fields: String,
+    recipe: String,
+    metrics: Option<Metrics>,
+}
+
+fn num(v: &Value) -> String {
+    v.as_f64().map(|x| format!("{x:.4}")).unwrap_or_default()
+}
+
+fn card_of(v: &ModelVersionView) -> Card {
+    let m = &v.metrics;
+    let metrics = m.get("per_class").and_then(Value::as_array).map(|classes| Metrics {
+        accuracy: num(&m["accuracy"]),
+        macro_f1: num(&m["macro_f1"]),
+        ece: num(&m["ece"]),
+        classes: classes
+            .iter()
+            .map(|c| {
+                let label = c["label"].as_str().unwrap_or_default().to_owned();
+                (
+                    label,
+                    num(&c["precision"]),
+                    num(&c["recall"]),
+                    num(&c["f1"]),
+                    c["support"].as_u64().unwrap_or_default(),
+                )
+            })
+            .collect(),
+        confusion: classes
+            .iter()
+            .zip(m["confusion"].as_array().into_iter().flatten())
+            .map(|(c, row)| {
+                let counts =
+                    row.as_array().map(|r| r.iter().filter_map(Value::as_u64).collect()).unwrap_or_default();
+                (c["label"].as_str().unwrap_or_default().to_owned(), counts)
+            })
+            .collect(),
+    });
+    let l = &v.lineage;
+    let dataset =
+        l["dataset"].as_str().map(|d| (d.to_owned(), l["dataset_version"].as_i64().unwrap_or_default()));
+    let fields = format!(
+        "{} / {}",
+        l["text_field"].as_str().unwrap_or_default(),
+        l["label_field"].as_str().unwrap_or_default()
+    );
+    let size = if v.size_bytes >= 1 << 20 {
+        format!("{:.1} MiB", v.size_bytes as f64 / (1 << 20) as f64)
+    } else {
+        format!("{:.1} KiB", v.size_bytes as f64 / 1024.0)
+    };
+    Card {
+        version: v.version,
+        format: v.format.clone(),
+        created: format!(
+            "{} · {}",
+            v.created_at.replace('T', " ").chars().take(19).collect::<String>(),
+            v.created_by
+        ),
+        source: v.source.clone(),
+        size,
+        sha256: v.sha256.chars().take(16).collect(),
+        dataset,
+        fields,
+        recipe: l.get("recipe").map(|r| r.to_string()).unwrap_or_default(),
+        metrics,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "model.html")]
+struct ModelPage {
+    ctx: Ctx,
+    detail: ModelDetail,
+    cards: Vec<Card>,
+    classifier: bool,
+    tried: String,
+    prediction: Option<(String, Vec<(String, String)>)>,
+}
+
+async fn card_page(
+    state: &AppState,
+    s: &Session,
+    name: &str,
+    tried: String,
+    prediction: Option<(String, Vec<(String, String)>)>,
+) -> Result<Html<String>, UiError> {
+    let detail = state.desks.model(&s.actor, name).await?;
+    let cards = detail.versions.iter().map(card_of).collect();
+    let classifier = detail.versions.iter().any(|v| v.format == FORMAT);
+    render(ModelPage {
+        ctx: Ctx::new(state, s, "models").await,
+        detail,
+        cards,
+        classifier,
+        tried,
+        prediction,
+    })
+}
+
+async fn card(
+    State(state): State<AppState>,
+    s: Session,
+    Path(name): Path<String>,
+) -> Result<Html<String>, UiError> {
+    card_page(&state, &s, &name, String::new(), None).await
+}
+
+#[derive(Deserialize)]
+struct TryForm {
+    csrf: String,
+    text: String,
+}
+
+async fn try_it(
+    State(state): State<AppState>,
+    s: Session,
+    Path(name): Path<String>,
+    Form(f): Form<TryForm>,
+) -> Result<Html<String>, UiError> {
+    s.check_csrf(&f.csrf)?;
+    let p = state.desks.predict(&s.actor, &name, std::slice::from_ref(&f.text)).await?;
+    let prediction = p.into_iter().next().map(|p| {
+        let mut probs: Vec<(String, f32)> = p.probabilities.into_iter().collect();
+        probs.sort_by(|a, b| b.1.total_cmp(&a.1));
+        (p.label, probs.into_iter().map(|(l, v)| (l, format!("{v:.3}"))).collect())
+    });
+    card_page(&state, &s, &name, f.text, prediction).await
+}
