@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod jobs;
 pub mod members;
+pub mod packs;
 pub mod registry;
 pub mod scores;
 pub mod traces;

@@ -4,6 +4,7 @@
 //! OpenAI-compatible client come next; llama.cpp, candle and tokenizers live only here.
 
 pub mod classifier;
+pub mod packs;
 
 /// What can go wrong with a model.
 #[derive(Debug, thiserror::Error)]
@@ -12,6 +13,8 @@ pub enum RuntimeError {
     BadModelFile { path: String, reason: String },
     #[error("training: {0}")]
     Training(String),
+    #[error("model pack {entry}: {reason}")]
+    Pack { entry: String, reason: String },
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod datasets;
 mod db;
 pub mod error;
+pub mod external;
 pub mod jobs;
 mod migrations;
 pub mod models;

