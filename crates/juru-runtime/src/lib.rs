@@ -4,6 +4,7 @@
 //! OpenAI-compatible client come next; llama.cpp, candle and tokenizers live only here.
 
 pub mod classifier;
+pub mod llm;
 pub mod packs;
 
 /// What can go wrong with a model.
@@ -13,6 +14,12 @@ pub enum RuntimeError {
     BadModelFile { path: String, reason: String },
     #[error("training: {0}")]
     Training(String),
+    #[error(
+        "the prompt has {prompt_tokens} tokens and {max_tokens} more were asked for, but the model's context holds {limit}"
+    )]
+    ContextTooLong { prompt_tokens: usize, max_tokens: usize, limit: usize },
+    #[error("llm: {0}")]
+    Llm(String),
     #[error("model pack {entry}: {reason}")]
     Pack { entry: String, reason: String },
     #[error("{path}: {source}")]
