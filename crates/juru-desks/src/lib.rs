@@ -15,6 +15,7 @@ pub mod members;
 pub mod packs;
 pub mod registry;
 pub mod scores;
+pub mod serving;
 pub mod traces;
 pub mod views;
 
@@ -24,6 +25,9 @@ pub use actor::Actor;
 pub use error::DeskError;
 pub use juru_store::{Page, PageRequest, Store};
 
+/// Loaded models by registry version id.
+type Cache<T> = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<T>>>>;
+
 /// The desks and services over one store. Cheap to clone.
 #[derive(Clone)]
 pub struct Desks {
@@ -31,17 +35,22 @@ pub struct Desks {
     /// Where uploads are spooled and model files live.
     pub data_dir: PathBuf,
     pub(crate) job_wakeup: std::sync::Arc<tokio::sync::Notify>,
-    /// Loaded built-in classifiers by model version id.
-    pub(crate) classifiers: std::sync::Arc<
-        std::sync::Mutex<
-            std::collections::HashMap<String, std::sync::Arc<juru_runtime::classifier::Classifier>>,
-        >,
-    >,
+    pub(crate) classifiers: Cache<juru_runtime::classifier::Classifier>,
+    pub(crate) llms: Cache<juru_runtime::llm::Llm>,
+    /// One generation at a time: llama.cpp already uses every core.
+    pub(crate) generation_turn: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Desks {
     pub fn new(store: Store, data_dir: PathBuf) -> Desks {
-        Desks { store, data_dir, job_wakeup: Default::default(), classifiers: Default::default() }
+        Desks {
+            store,
+            data_dir,
+            job_wakeup: Default::default(),
+            classifiers: Default::default(),
+            llms: Default::default(),
+            generation_turn: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+        }
     }
 
     /// A directory for files being uploaded, inside the data directory so that a rename into

@@ -7,6 +7,7 @@ mod datasets;
 mod jobs;
 mod members;
 mod models;
+mod openai;
 mod scores;
 mod system;
 pub(crate) mod traces;
@@ -70,7 +71,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(jobs::routes())
         .merge(models::routes())
         .merge(audit::routes());
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).merge(openai::routes())
 }
 
 /// The API router, with body limits and JSON errors for everything under `/api`.

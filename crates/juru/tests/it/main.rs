@@ -365,3 +365,56 @@ async fn up_once_without_pack(site: &Site) {
     let (mut child, _, _) = site.start(&["up", "--no-pull", "--addr", &free_addr()]);
     child.kill();
 }
+
+/// The official `openai` Python package against Juru's `/v1` endpoint, over real HTTP, with
+/// the default pack's SmolLM2: chat (plain and streamed), completions, and its errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openai_python_client_chats_with_a_local_model() {
+    let site = Site::new(Backend::Sqlite).await;
+    up_once_without_pack(&site).await;
+    let out = site.cmd(&["pull"]).env("JURU_PACK_CACHE", pack_cache()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token =
+        stdout(&site.run(&["token", "create", "--user", "admin", "--role", "viewer"])).trim().to_owned();
+    let (_server, base, _) = site.start(&["serve", "--addr", &free_addr()]);
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/openai_client.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .env("JURU_BASE_URL", format!("{base}/v1"))
+        .env("JURU_TOKEN", &token)
+        .output()
+        .expect("python3 with the openai package (scripts/test installs it)");
+    assert!(out.status.success(), "the openai client failed:\n{}", stderr(&out));
+    let seen: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert!(seen["models"].as_array().unwrap().iter().any(|m| m == "smollm2-135m-instruct"), "{seen}");
+    assert!(seen["chat"]["content"].as_str().unwrap().contains("Paris"), "{seen}");
+    assert_eq!(seen["chat"]["role"], "assistant");
+    assert!(seen["chat"]["completion_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(
+        seen["stream"]["content"], seen["chat"]["content"],
+        "streamed and plain answers agree: {seen}"
+    );
+    assert!(seen["stream"]["pieces"].as_u64().unwrap() > 1, "the answer arrived in pieces: {seen}");
+    assert_eq!(seen["stream"]["finish_reason"], "stop");
+    assert!(!seen["completion"]["text"].as_str().unwrap().is_empty(), "{seen}");
+    assert_eq!(seen["unknown_model"], 404);
+    assert_eq!(seen["too_long"]["status"], 400, "{seen}");
+    assert!(seen["too_long"]["message"].as_str().unwrap().contains("context"), "{seen}");
+    assert_eq!(seen["bad_token"], 401);
+
+    // Every call was logged as a trace, with its tokens.
+    let client = reqwest::Client::new();
+    let traces: serde_json::Value = client
+        .get(format!("{base}/api/v1/traces?model=smollm2-135m-instruct&name=llm.generate"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = traces["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "chat, streamed chat and completion: {traces}");
+    assert!(items.iter().all(|t| t["output_tokens"].as_i64().unwrap() > 0));
+}

@@ -1,0 +1,321 @@
+//! The OpenAI-compatible endpoint under `/v1`, for the registry's local models: list models,
+//! chat completions and text completions, with `stream: true` as server-sent events. Clients
+//! authenticate with a Juru API token (the `api_key` of OpenAI's clients). Every call is logged
+//! as a trace. Unknown request fields are ignored here, as OpenAI's clients send extras.
+
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use juru_desks::serving::{Finish, GenerateInput, Generation, Message, Sampling, ServedModel};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::extract::{ApiJson, Auth};
+use crate::{ApiError, AppState};
+
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(models))
+        .routes(routes!(chat_completions))
+        .routes(routes!(completions))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// The models that can chat, as OpenAI lists them.
+#[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, description = "{object: list, data: [model]}")))]
+async fn models(State(s): State<AppState>, Auth(a): Auth) -> Result<Json<Value>, ApiError> {
+    let data: Vec<Value> = s
+        .desks
+        .chat_models(&a)
+        .await?
+        .into_iter()
+        .map(|m| json!({"id": m.name, "object": "model", "created": unix_now(), "owned_by": "juru"}))
+        .collect();
+    Ok(Json(json!({"object": "list", "data": data})))
+}
+
+/// Message content: a string, or a list of parts of which the text parts count.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Parts(Vec<Value>),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+struct ChatMessage {
+    role: String,
+    content: Content,
+}
+
+/// A string or a list of strings.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+struct ChatRequest {
+    /// A registry model: `name`, `name@3` or `name@alias`.
+    model: String,
+    messages: Vec<ChatMessage>,
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    /// Juru's extension; OpenAI has no top-k.
+    top_k: Option<i32>,
+    max_tokens: Option<usize>,
+    max_completion_tokens: Option<usize>,
+    seed: Option<u32>,
+    stop: Option<OneOrMany>,
+    #[serde(default)]
+    stream: bool,
+    n: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+struct CompletionRequest {
+    model: String,
+    prompt: OneOrMany,
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    top_k: Option<i32>,
+    max_tokens: Option<usize>,
+    seed: Option<u32>,
+    stop: Option<OneOrMany>,
+    #[serde(default)]
+    stream: bool,
+}
+
+fn sampling(
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    top_k: Option<i32>,
+    max_tokens: Option<usize>,
+    seed: Option<u32>,
+    stop: Option<OneOrMany>,
+) -> Result<Sampling, ApiError> {
+    let d = Sampling::default();
+    let s = Sampling {
+        temperature: temperature.unwrap_or(d.temperature),
+        top_p: top_p.unwrap_or(d.top_p),
+        top_k: top_k.unwrap_or(d.top_k),
+        seed: seed.unwrap_or(d.seed),
+        max_tokens: max_tokens.unwrap_or(d.max_tokens),
+        stop: stop.map(OneOrMany::into_vec).unwrap_or_default(),
+    };
+    if !(0.0..=2.0).contains(&s.temperature) || !(0.0..=1.0).contains(&s.top_p) {
+        return Err(ApiError::bad_request("temperature must be in [0, 2] and top_p in [0, 1]"));
+    }
+    if s.max_tokens == 0 || s.max_tokens > 8192 {
+        return Err(ApiError::bad_request("max_tokens must be 1 to 8192"));
+    }
+    if s.stop.len() > 4 {
+        return Err(ApiError::bad_request("at most 4 stop sequences"));
+    }
+    Ok(s)
+}
+
+fn finish_reason(f: Finish) -> &'static str {
+    match f {
+        Finish::Length => "length",
+        Finish::Stop | Finish::Cancelled => "stop",
+    }
+}
+
+fn usage(g: &Generation) -> Value {
+    json!({"prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens, "total_tokens": g.prompt_tokens + g.completion_tokens})
+}
+
+/// Turns a generation error into the status OpenAI's clients expect.
+fn generation_error(e: juru_desks::DeskError) -> ApiError {
+    let msg = e.to_string();
+    if msg.contains("context holds") {
+        ApiError::new(StatusCode::BAD_REQUEST, "context_length_exceeded", msg)
+    } else {
+        e.into()
+    }
+}
+
+/// Chat completions (OpenAI-compatible), streamed as server-sent events with `stream: true`.
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = ChatRequest,
+    responses((status = 200, description = "chat.completion, or chat.completion.chunk events"), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+async fn chat_completions(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiJson(req): ApiJson<ChatRequest>,
+) -> Result<Response, ApiError> {
+    if req.n.is_some_and(|n| n != 1) {
+        return Err(ApiError::bad_request("only n = 1 is supported"));
+    }
+    if req.messages.is_empty() {
+        return Err(ApiError::bad_request("messages must not be empty"));
+    }
+    let messages: Vec<Message> = req
+        .messages
+        .into_iter()
+        .map(|m| Message {
+            role: m.role,
+            content: match m.content {
+                Content::Text(t) => t,
+                Content::Parts(parts) => {
+                    parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join("")
+                }
+            },
+        })
+        .collect();
+    let sampling = sampling(
+        req.temperature,
+        req.top_p,
+        req.top_k,
+        req.max_completion_tokens.or(req.max_tokens),
+        req.seed,
+        req.stop,
+    )?;
+    let model = s.desks.served_llm(&a, &req.model).await?;
+    let id = format!("chatcmpl-{}", juru_core::ids::new_id().replace('-', ""));
+    let input = GenerateInput::Chat(messages);
+    if !req.stream {
+        let g = s.desks.generate(&a, &model, input, sampling, None).await.map_err(generation_error)?;
+        return Ok(Json(json!({
+            "id": id, "object": "chat.completion", "created": unix_now(), "model": model.name,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": g.text}, "finish_reason": finish_reason(g.finish)}],
+            "usage": usage(&g),
+        }))
+        .into_response());
+    }
+    let chunk = move |model: &str, delta: Value, finish: Option<&str>| {
+        json!({"id": id, "object": "chat.completion.chunk", "created": unix_now(), "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    Ok(stream(s, a, model, input, sampling, move |m, piece| match piece {
+        Piece::Start => chunk(m, json!({"role": "assistant", "content": ""}), None),
+        Piece::Text(t) => chunk(m, json!({"content": t}), None),
+        Piece::End(g) => chunk(m, json!({}), Some(finish_reason(g.finish))),
+    }))
+}
+
+/// Text completions (OpenAI-compatible).
+#[utoipa::path(post, path = "/v1/completions", tag = "openai", request_body = CompletionRequest,
+    responses((status = 200, description = "text_completion, or its chunks as events"), (status = 400, body = crate::error::ErrorBody)))]
+async fn completions(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiJson(req): ApiJson<CompletionRequest>,
+) -> Result<Response, ApiError> {
+    let prompts = req.prompt.into_vec();
+    let [prompt] =
+        <[String; 1]>::try_from(prompts).map_err(|_| ApiError::bad_request("send exactly one prompt"))?;
+    let sampling = sampling(req.temperature, req.top_p, req.top_k, req.max_tokens, req.seed, req.stop)?;
+    let model = s.desks.served_llm(&a, &req.model).await?;
+    let id = format!("cmpl-{}", juru_core::ids::new_id().replace('-', ""));
+    let input = GenerateInput::Text(prompt);
+    if !req.stream {
+        let g = s.desks.generate(&a, &model, input, sampling, None).await.map_err(generation_error)?;
+        return Ok(Json(json!({
+            "id": id, "object": "text_completion", "created": unix_now(), "model": model.name,
+            "choices": [{"index": 0, "text": g.text, "finish_reason": finish_reason(g.finish), "logprobs": null}],
+            "usage": usage(&g),
+        }))
+        .into_response());
+    }
+    let chunk = move |model: &str, text: &str, finish: Option<&str>| {
+        json!({"id": id, "object": "text_completion", "created": unix_now(), "model": model,
+               "choices": [{"index": 0, "text": text, "finish_reason": finish, "logprobs": null}]})
+    };
+    Ok(stream(s, a, model, input, sampling, move |m, piece| match piece {
+        Piece::Start => chunk(m, "", None),
+        Piece::Text(t) => chunk(m, t, None),
+        Piece::End(g) => chunk(m, "", Some(finish_reason(g.finish))),
+    }))
+}
+
+/// What a stream reports, in order: a start, pieces of text, and the end.
+enum Piece<'a> {
+    Start,
+    Text(&'a str),
+    End(&'a Generation),
+}
+
+#[derive(Serialize)]
+struct StreamError<'a> {
+    error: StreamErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct StreamErrorBody<'a> {
+    code: &'a str,
+    message: String,
+}
+
+/// Runs a generation and answers with its pieces as server-sent events, ending with
+/// `data: [DONE]`. A client that goes away stops the generation.
+fn stream(
+    s: AppState,
+    actor: juru_desks::Actor,
+    model: ServedModel,
+    input: GenerateInput,
+    sampling: Sampling,
+    render: impl Fn(&str, Piece<'_>) -> Value + Send + 'static,
+) -> Response {
+    let (events, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    tokio::spawn(async move {
+        let (pieces, mut piece_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let name = model.name.clone();
+        let desks = s.desks.clone();
+        let work =
+            tokio::spawn(async move { desks.generate(&actor, &model, input, sampling, Some(pieces)).await });
+        let send = |v: Value| events.send(Event::default().data(v.to_string())).is_ok();
+        if send(render(&name, Piece::Start)) {
+            while let Some(p) = piece_rx.recv().await {
+                if !send(render(&name, Piece::Text(&p))) {
+                    break;
+                }
+            }
+        }
+        drop(piece_rx);
+        match work.await {
+            Ok(Ok(g)) => {
+                let mut end = render(&name, Piece::End(&g));
+                end["usage"] = usage(&g);
+                send(end);
+            }
+            Ok(Err(e)) => {
+                let e = generation_error(e);
+                let body = StreamError { error: StreamErrorBody { code: e.code, message: e.message } };
+                let _ = events.send(Event::default().data(serde_json::to_string(&body).unwrap_or_default()));
+            }
+            Err(e) => tracing::error!(error = %e, "generation task failed"),
+        }
+        let _ = events.send(Event::default().data("[DONE]"));
+    });
+    let body =
+        futures::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|e| (Ok::<_, Infallible>(e), rx)) },
+        );
+    Sse::new(body).keep_alive(KeepAlive::default()).into_response()
+}
