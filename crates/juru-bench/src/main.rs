@@ -50,6 +50,17 @@ enum Cmd {
         #[arg(long)]
         epochs: Option<usize>,
     },
+    /// Prompt and generation speed of a GGUF model through Juru's runtime: one stream, then
+    /// several sequences at once.
+    Llm {
+        #[arg(long)]
+        gguf: std::path::PathBuf,
+        #[arg(long, default_value_t = 128)]
+        tokens: usize,
+        /// Sequences generated together in the second run.
+        #[arg(long, default_value_t = 4)]
+        streams: usize,
+    },
     /// GET one path at a fixed rate; prints latency percentiles.
     Get {
         #[arg(long)]
@@ -74,6 +85,7 @@ async fn main() -> Result<()> {
         }
         Cmd::Get { path, rate, seconds } => get(&client, &cli.url, &cli.token, &path, rate, seconds).await,
         Cmd::Classify { train, test, epochs } => classify(&train, &test, epochs),
+        Cmd::Llm { gguf, tokens, streams } => llm(&gguf, tokens, streams),
     }
 }
 
@@ -251,6 +263,32 @@ fn classify(train: &std::path::Path, test: &std::path::Path, epochs: Option<usiz
         test_texts.len(),
         report.macro_f1,
         report.accuracy
+    );
+    Ok(())
+}
+
+fn llm(gguf: &std::path::Path, tokens: usize, streams: usize) -> Result<()> {
+    use juru_runtime::llm::{Llm, Message, Sampling};
+    let model = Llm::load(gguf)?;
+    let question = "Explain in a few sentences why the sky is blue, and then list three everyday examples of light scattering.";
+    let prompt = model.chat_prompt(&[Message { role: "user".into(), content: question.into() }])?;
+    // Greedy, no stop, no penalty: every run generates exactly `tokens` tokens unless the model ends.
+    let s = Sampling { temperature: 0.0, max_tokens: tokens, repeat_penalty: 1.0, ..Sampling::default() };
+    model.generate(&prompt, &Sampling { max_tokens: 4, ..s.clone() }, |_| true)?; // warm-up
+    let one = model.generate(&prompt, &s, |_| true)?;
+    let prompts: Vec<String> = (0..streams).map(|i| format!("{prompt}{}", " ".repeat(i))).collect();
+    let many = model.generate_many(&prompts, &s)?;
+    let generated: usize = many.iter().map(|g| g.completion_tokens).sum();
+    let prompt_tokens: usize = many.iter().map(|g| g.prompt_tokens).sum();
+    println!(
+        "{{\"prompt_tokens\":{},\"generated\":{},\"prompt_tokens_per_second\":{:.1},\"tokens_per_second\":{:.1},\
+         \"streams\":{streams},\"batched_prompt_tokens_per_second\":{:.1},\"batched_tokens_per_second\":{:.1}}}",
+        one.prompt_tokens,
+        one.completion_tokens,
+        one.prompt_tokens as f64 / one.prompt_seconds,
+        one.completion_tokens as f64 / one.generation_seconds,
+        prompt_tokens as f64 / many[0].prompt_seconds,
+        generated as f64 / many[0].generation_seconds,
     );
     Ok(())
 }

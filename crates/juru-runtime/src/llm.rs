@@ -44,11 +44,26 @@ pub struct Sampling {
     pub max_tokens: usize,
     /// Generation stops before any of these strings.
     pub stop: Vec<String>,
+    /// Divides the logits of tokens seen in the last 64 (1: off). Small models loop without it.
+    pub repeat_penalty: f32,
+    /// OpenAI's frequency and presence penalties (0: off).
+    pub frequency_penalty: f32,
+    pub presence_penalty: f32,
 }
 
 impl Default for Sampling {
     fn default() -> Self {
-        Sampling { temperature: 0.7, top_p: 0.95, top_k: 40, seed: 42, max_tokens: 256, stop: Vec::new() }
+        Sampling {
+            temperature: 0.7,
+            top_p: 0.95,
+            top_k: 40,
+            seed: 42,
+            max_tokens: 256,
+            stop: Vec::new(),
+            repeat_penalty: 1.1,
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
+        }
     }
 }
 
@@ -205,11 +220,21 @@ impl Llm {
         self.model.vocab().tokenize(text.as_bytes(), true, true)
     }
 
-    fn sampler(s: &Sampling, seed_offset: u32) -> LlamaSampler {
-        if s.temperature <= 0.0 {
-            return LlamaSampler::greedy();
-        }
+    fn sampler(&self, s: &Sampling, seed_offset: u32) -> LlamaSampler {
         let mut chain = Vec::new();
+        if s.repeat_penalty != 1.0 || s.frequency_penalty != 0.0 || s.presence_penalty != 0.0 {
+            chain.push(LlamaSampler::penalties(
+                self.model.n_vocab(),
+                64,
+                s.repeat_penalty.max(0.01),
+                s.frequency_penalty,
+                s.presence_penalty,
+            ));
+        }
+        if s.temperature <= 0.0 {
+            chain.push(LlamaSampler::greedy());
+            return LlamaSampler::chain_simple(chain);
+        }
         if s.top_k > 0 {
             chain.push(LlamaSampler::top_k(s.top_k));
         }
@@ -282,7 +307,7 @@ impl Llm {
                 id: i as i32,
                 pos: 0,
                 logits_at: -1,
-                sampler: Self::sampler(s, i as u32),
+                sampler: self.sampler(s, i as u32),
                 text: String::new(),
                 utf8: Utf8Stream::default(),
                 tokens: 0,

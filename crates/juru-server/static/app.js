@@ -98,3 +98,87 @@ function fail(form, body) {
     errors.append(li);
   }
 }
+
+// The chat playground on a local LLM's page: streams replies from the OpenAI-compatible
+// endpoint (server-sent events over fetch), with the session's CSRF token.
+document.addEventListener("DOMContentLoaded", () => {
+  const panel = document.getElementById("chat");
+  if (!panel) return;
+  const log = document.getElementById("chat-log");
+  const input = document.getElementById("chat-input");
+  const history = [];
+  const bubble = (role, text) => {
+    const div = document.createElement("div");
+    div.className = `msg ${role}`;
+    div.textContent = text;
+    log.append(div);
+    log.scrollTop = log.scrollHeight;
+    return div;
+  };
+  document.getElementById("chat-clear").addEventListener("click", () => { history.length = 0; log.replaceChildren(); });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); document.getElementById("chat-form").requestSubmit(); }
+  });
+  document.getElementById("chat-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    history.push({ role: "user", content: text });
+    bubble("user", text);
+    const reply = bubble("assistant", "");
+    const system = document.getElementById("chat-system").value.trim();
+    const messages = system ? [{ role: "system", content: system }, ...history] : [...history];
+    const send = document.getElementById("chat-send");
+    send.disabled = true;
+    try {
+      const res = await fetch("/v1/chat/completions", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+        body: JSON.stringify({
+          model: panel.dataset.model, messages, stream: true,
+          temperature: Number(document.getElementById("chat-temperature").value),
+          max_tokens: Number(document.getElementById("chat-max-tokens").value),
+        }),
+      });
+      if (!res.ok) {
+        const body = await res.json().catch(() => ({}));
+        reply.textContent = (body.error && body.error.message) || res.statusText;
+        reply.classList.add("error");
+        return;
+      }
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      let usage = null;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const event = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          const data = event.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("");
+          if (!data || data === "[DONE]") continue;
+          const chunk = JSON.parse(data);
+          if (chunk.error) { reply.textContent += ` [${chunk.error.message}]`; continue; }
+          const delta = chunk.choices && chunk.choices[0].delta;
+          if (delta && delta.content) reply.textContent += delta.content;
+          if (chunk.usage) usage = chunk.usage;
+          log.scrollTop = log.scrollHeight;
+        }
+      }
+      history.push({ role: "assistant", content: reply.textContent });
+      if (usage) {
+        const s = document.createElement("div");
+        s.className = "stats";
+        s.textContent = panel.dataset.stats.replace("{tokens}", usage.completion_tokens);
+        log.append(s);
+      }
+    } finally {
+      send.disabled = false;
+      input.focus();
+    }
+  });
+});

@@ -101,7 +101,8 @@ fn sampling_is_seeded_and_stops_where_asked() {
             content: "Write two short lines about the sea.".into(),
         }])
         .unwrap();
-    let s = Sampling { temperature: 0.9, top_p: 0.9, top_k: 40, seed: 7, max_tokens: 40, stop: vec![] };
+    let s =
+        Sampling { temperature: 0.9, top_p: 0.9, top_k: 40, seed: 7, max_tokens: 40, ..Sampling::default() };
     let a = llm.generate(&prompt, &s, |_| true).unwrap();
     let b = llm.generate(&prompt, &s, |_| true).unwrap();
     assert_eq!(a.text, b.text, "the same seed gives the same text");

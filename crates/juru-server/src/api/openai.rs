@@ -91,6 +91,10 @@ struct ChatRequest {
     max_completion_tokens: Option<usize>,
     seed: Option<u32>,
     stop: Option<OneOrMany>,
+    frequency_penalty: Option<f32>,
+    presence_penalty: Option<f32>,
+    /// Juru's extension (llama.cpp's repeat penalty; 1 is off, default 1.1).
+    repeat_penalty: Option<f32>,
     #[serde(default)]
     stream: bool,
     n: Option<u32>,
@@ -106,27 +110,45 @@ struct CompletionRequest {
     max_tokens: Option<usize>,
     seed: Option<u32>,
     stop: Option<OneOrMany>,
+    frequency_penalty: Option<f32>,
+    presence_penalty: Option<f32>,
+    repeat_penalty: Option<f32>,
     #[serde(default)]
     stream: bool,
 }
 
-fn sampling(
+/// The sampling fields OpenAI's requests share.
+struct SamplingFields {
     temperature: Option<f32>,
     top_p: Option<f32>,
     top_k: Option<i32>,
     max_tokens: Option<usize>,
     seed: Option<u32>,
     stop: Option<OneOrMany>,
-) -> Result<Sampling, ApiError> {
+    frequency_penalty: Option<f32>,
+    presence_penalty: Option<f32>,
+    repeat_penalty: Option<f32>,
+}
+
+fn sampling(f: SamplingFields) -> Result<Sampling, ApiError> {
     let d = Sampling::default();
     let s = Sampling {
-        temperature: temperature.unwrap_or(d.temperature),
-        top_p: top_p.unwrap_or(d.top_p),
-        top_k: top_k.unwrap_or(d.top_k),
-        seed: seed.unwrap_or(d.seed),
-        max_tokens: max_tokens.unwrap_or(d.max_tokens),
-        stop: stop.map(OneOrMany::into_vec).unwrap_or_default(),
+        temperature: f.temperature.unwrap_or(d.temperature),
+        top_p: f.top_p.unwrap_or(d.top_p),
+        top_k: f.top_k.unwrap_or(d.top_k),
+        seed: f.seed.unwrap_or(d.seed),
+        max_tokens: f.max_tokens.unwrap_or(d.max_tokens),
+        stop: f.stop.map(OneOrMany::into_vec).unwrap_or_default(),
+        repeat_penalty: f.repeat_penalty.unwrap_or(d.repeat_penalty),
+        frequency_penalty: f.frequency_penalty.unwrap_or(d.frequency_penalty),
+        presence_penalty: f.presence_penalty.unwrap_or(d.presence_penalty),
     };
+    let penalties = [s.frequency_penalty, s.presence_penalty];
+    if penalties.iter().any(|p| !(-2.0..=2.0).contains(p)) || !(0.5..=2.0).contains(&s.repeat_penalty) {
+        return Err(ApiError::bad_request(
+            "frequency and presence penalties must be in [-2, 2], repeat_penalty in [0.5, 2]",
+        ));
+    }
     if !(0.0..=2.0).contains(&s.temperature) || !(0.0..=1.0).contains(&s.top_p) {
         return Err(ApiError::bad_request("temperature must be in [0, 2] and top_p in [0, 1]"));
     }
@@ -187,14 +209,17 @@ async fn chat_completions(
             },
         })
         .collect();
-    let sampling = sampling(
-        req.temperature,
-        req.top_p,
-        req.top_k,
-        req.max_completion_tokens.or(req.max_tokens),
-        req.seed,
-        req.stop,
-    )?;
+    let sampling = sampling(SamplingFields {
+        temperature: req.temperature,
+        top_p: req.top_p,
+        top_k: req.top_k,
+        max_tokens: req.max_completion_tokens.or(req.max_tokens),
+        seed: req.seed,
+        stop: req.stop,
+        frequency_penalty: req.frequency_penalty,
+        presence_penalty: req.presence_penalty,
+        repeat_penalty: req.repeat_penalty,
+    })?;
     let model = s.desks.served_llm(&a, &req.model).await?;
     let id = format!("chatcmpl-{}", juru_core::ids::new_id().replace('-', ""));
     let input = GenerateInput::Chat(messages);
@@ -229,7 +254,17 @@ async fn completions(
     let prompts = req.prompt.into_vec();
     let [prompt] =
         <[String; 1]>::try_from(prompts).map_err(|_| ApiError::bad_request("send exactly one prompt"))?;
-    let sampling = sampling(req.temperature, req.top_p, req.top_k, req.max_tokens, req.seed, req.stop)?;
+    let sampling = sampling(SamplingFields {
+        temperature: req.temperature,
+        top_p: req.top_p,
+        top_k: req.top_k,
+        max_tokens: req.max_tokens,
+        seed: req.seed,
+        stop: req.stop,
+        frequency_penalty: req.frequency_penalty,
+        presence_penalty: req.presence_penalty,
+        repeat_penalty: req.repeat_penalty,
+    })?;
     let model = s.desks.served_llm(&a, &req.model).await?;
     let id = format!("cmpl-{}", juru_core::ids::new_id().replace('-', ""));
     let input = GenerateInput::Text(prompt);

@@ -193,6 +193,8 @@ struct ModelPage {
     detail: ModelDetail,
     cards: Vec<Card>,
     classifier: bool,
+    /// A local LLM: the page offers a chat.
+    chat: bool,
     tried: String,
     prediction: Option<(String, Vec<(String, String)>)>,
 }
@@ -207,11 +209,13 @@ async fn card_page(
     let detail = state.desks.model(&s.actor, name).await?;
     let cards = detail.versions.iter().map(card_of).collect();
     let classifier = detail.versions.iter().any(|v| v.format == FORMAT);
+    let chat = detail.versions.iter().any(|v| v.format == "gguf");
     render(ModelPage {
         ctx: Ctx::new(state, s, "models").await,
         detail,
         cards,
         classifier,
+        chat,
         tried,
         prediction,
     })
