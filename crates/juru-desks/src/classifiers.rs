@@ -4,7 +4,6 @@
 //! registered version.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -325,23 +324,7 @@ impl Desks {
     /// set, else the latest version) and loads the classifier, cached by version.
     pub async fn classifier(&self, actor: &Actor, reference: &str) -> Result<(Arc<Classifier>, String)> {
         actor.require(Area::Models, Action::Read)?;
-        let (name, pick) = reference.split_once('@').map_or((reference, None), |(n, p)| (n, Some(p)));
-        let detail = self.model(actor, name).await?;
-        let number = match pick {
-            Some(p) if p.chars().all(|c| c.is_ascii_digit()) => p.parse::<i64>().ok(),
-            Some(alias) => Some(
-                *detail
-                    .aliases
-                    .get(alias)
-                    .ok_or_else(|| DeskError::NotFound { kind: "model alias", key: alias.to_owned() })?,
-            ),
-            None => detail.aliases.get("production").copied().or(detail.versions.last().map(|v| v.version)),
-        };
-        let version = detail
-            .versions
-            .iter()
-            .find(|v| Some(v.version) == number)
-            .ok_or_else(|| DeskError::NotFound { kind: "model version", key: reference.to_owned() })?;
+        let (_, version) = self.resolve_version(actor, reference).await?;
         if version.format != FORMAT {
             return Err(DeskError::invalid(format!(
                 "{reference} is a {} model, not a built-in classifier",
@@ -356,15 +339,7 @@ impl Desks {
         {
             return Ok((m.clone(), version.id.clone()));
         }
-        let path: PathBuf = match version.artifact_uri.strip_prefix("file:") {
-            Some(rel) => self.data_dir.join(rel),
-            None => {
-                return Err(DeskError::invalid(format!(
-                    "{reference}: artifact {} is not a local file",
-                    version.artifact_uri
-                )));
-            }
-        };
+        let path = self.artifact_path(reference, &version)?;
         let model = tokio::task::spawn_blocking(move || Classifier::load(&path))
             .await
             .map_err(DeskError::internal)?

@@ -49,6 +49,31 @@ struct ImportParams {
 }
 
 impl Desks {
+    /// Queues a job with its audit entry and wakes a worker.
+    async fn enqueue(
+        &self,
+        actor: &Actor,
+        kind: &str,
+        params: &impl Serialize,
+        summary: serde_json::Value,
+    ) -> Result<JobView> {
+        let params = serde_json::to_string(params).map_err(DeskError::internal)?;
+        let mut tx = self.store.write().await?;
+        let job = tx.insert_job(&actor.workspace_id, kind, &params, &actor.audit_name()).await?;
+        tx.audit(NewAudit {
+            workspace_id: Some(&actor.workspace_id),
+            actor: &actor.audit_name(),
+            action: "job.create",
+            object_kind: "job",
+            object_id: &job.id,
+            summary,
+        })
+        .await?;
+        tx.commit().await?;
+        self.job_wakeup.notify_one();
+        Ok(job.into())
+    }
+
     /// Queues the import of a file already spooled into the data directory.
     pub async fn enqueue_import(&self, actor: &Actor, path: PathBuf, req: &ImportRequest) -> Result<JobView> {
         actor.require(Area::Datasets, Action::Write)?;
@@ -62,21 +87,8 @@ impl Desks {
             new_version: req.new_version,
             source: req.source.clone(),
         };
-        let params = serde_json::to_string(&params).map_err(DeskError::internal)?;
-        let mut tx = self.store.write().await?;
-        let job = tx.insert_job(&actor.workspace_id, DATASET_IMPORT, &params, &actor.audit_name()).await?;
-        tx.audit(NewAudit {
-            workspace_id: Some(&actor.workspace_id),
-            actor: &actor.audit_name(),
-            action: "job.create",
-            object_kind: "job",
-            object_id: &job.id,
-            summary: json!({"after": {"kind": DATASET_IMPORT, "dataset": req.name, "source": req.source}}),
-        })
-        .await?;
-        tx.commit().await?;
-        self.job_wakeup.notify_one();
-        Ok(job.into())
+        let summary = json!({"after": {"kind": DATASET_IMPORT, "dataset": req.name, "source": req.source}});
+        self.enqueue(actor, DATASET_IMPORT, &params, summary).await
     }
 
     /// Queues the training of a built-in classifier.
@@ -84,21 +96,8 @@ impl Desks {
         actor.require(Area::Models, Action::Write)?;
         juru_core::names::validate_name("model name", &req.name)?;
         let params = TrainParams { user_id: actor.user_id.clone(), request: req.clone() };
-        let params = serde_json::to_string(&params).map_err(DeskError::internal)?;
-        let mut tx = self.store.write().await?;
-        let job = tx.insert_job(&actor.workspace_id, MODEL_TRAIN, &params, &actor.audit_name()).await?;
-        tx.audit(NewAudit {
-            workspace_id: Some(&actor.workspace_id),
-            actor: &actor.audit_name(),
-            action: "job.create",
-            object_kind: "job",
-            object_id: &job.id,
-            summary: json!({"after": {"kind": MODEL_TRAIN, "model": req.name, "dataset": req.dataset}}),
-        })
-        .await?;
-        tx.commit().await?;
-        self.job_wakeup.notify_one();
-        Ok(job.into())
+        let summary = json!({"after": {"kind": MODEL_TRAIN, "model": req.name, "dataset": req.dataset}});
+        self.enqueue(actor, MODEL_TRAIN, &params, summary).await
     }
 
     pub async fn jobs(

@@ -15,6 +15,21 @@ use crate::{Actor, DeskError, Desks, Result};
 /// The languages of the web UI.
 pub const LOCALES: [&str; 2] = ["en", "id"];
 
+/// Hashes a password, when there is one, off the async threads (argon2id takes tens of ms).
+async fn hash_optional(password: &Option<String>) -> Result<Option<String>> {
+    match password {
+        Some(pw) => {
+            let pw = pw.clone();
+            Ok(Some(
+                tokio::task::spawn_blocking(move || hash_password(&pw))
+                    .await
+                    .map_err(DeskError::internal)??,
+            ))
+        }
+        None => Ok(None),
+    }
+}
+
 impl Desks {
     /// Creates a workspace (server administrators only).
     pub async fn create_workspace(&self, actor: &Actor, req: &CreateWorkspace) -> Result<WorkspaceView> {
@@ -65,17 +80,7 @@ impl Desks {
         let display = req.display_name.clone().unwrap_or_else(|| req.username.clone());
         validate_name("display name", &display)?;
         let roles = req.roles.iter().map(|r| Role::parse(r)).collect::<Result<Vec<_>, _>>()?;
-        let hash = match &req.password {
-            Some(pw) => {
-                let pw = pw.clone();
-                Some(
-                    tokio::task::spawn_blocking(move || hash_password(&pw))
-                        .await
-                        .map_err(DeskError::internal)??,
-                )
-            }
-            None => None,
-        };
+        let hash = hash_optional(&req.password).await?;
         let mut tx = self.store.write().await?;
         let user = tx.insert_user(&req.username, &display, hash.as_deref(), req.is_admin).await?;
         tx.audit(NewAudit {
@@ -121,17 +126,7 @@ impl Desks {
                 LOCALES.join(", ")
             )));
         }
-        let password_hash = match &req.password {
-            Some(pw) => {
-                let pw = pw.clone();
-                Some(
-                    tokio::task::spawn_blocking(move || hash_password(&pw))
-                        .await
-                        .map_err(DeskError::internal)??,
-                )
-            }
-            None => None,
-        };
+        let password_hash = hash_optional(&req.password).await?;
         let changes = UserChanges {
             display_name: req.display_name.clone(),
             locale: req.locale.clone(),

@@ -10,6 +10,45 @@ use crate::views::{CreateModel, Listing, ModelDetail, ModelVersionRequest, Model
 use crate::{Actor, DeskError, Desks, PageRequest, Result};
 
 impl Desks {
+    /// Resolves `name`, `name@N` or `name@alias` to a model and one of its versions. A plain
+    /// `name` means its `production` alias when set, else its latest version.
+    pub async fn resolve_version(
+        &self,
+        actor: &Actor,
+        reference: &str,
+    ) -> Result<(ModelDetail, ModelVersionView)> {
+        let (name, pick) = reference.split_once('@').map_or((reference, None), |(n, p)| (n, Some(p)));
+        let detail = self.model(actor, name).await?;
+        let number = match pick {
+            Some(p) if p.chars().all(|c| c.is_ascii_digit()) => p.parse::<i64>().ok(),
+            Some(alias) => Some(
+                *detail
+                    .aliases
+                    .get(alias)
+                    .ok_or_else(|| DeskError::NotFound { kind: "model alias", key: alias.to_owned() })?,
+            ),
+            None => detail.aliases.get("production").copied().or(detail.versions.last().map(|v| v.version)),
+        };
+        let version = detail
+            .versions
+            .iter()
+            .find(|v| Some(v.version) == number)
+            .cloned()
+            .ok_or_else(|| DeskError::NotFound { kind: "model version", key: reference.to_owned() })?;
+        Ok((detail, version))
+    }
+
+    /// The local file of a version's artifact (`file:` URIs are relative to the data directory).
+    pub fn artifact_path(&self, reference: &str, version: &ModelVersionView) -> Result<std::path::PathBuf> {
+        match version.artifact_uri.strip_prefix("file:") {
+            Some(rel) => Ok(self.data_dir.join(rel)),
+            None => Err(DeskError::invalid(format!(
+                "{reference}: artifact {} is not a local file",
+                version.artifact_uri
+            ))),
+        }
+    }
+
     pub async fn create_model(&self, actor: &Actor, req: &CreateModel) -> Result<ModelView> {
         actor.require(Area::Models, Action::Write)?;
         juru_core::names::validate_name("model name", &req.name)?;

@@ -2,7 +2,6 @@
 //! id), generate on a blocking thread, stream pieces through a channel, and log every call as a
 //! trace. One generation runs at a time per process: llama.cpp already uses every core.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -48,18 +47,7 @@ impl Desks {
     /// Resolves `name`, `name@N` or `name@alias` to a loaded GGUF model.
     pub async fn served_llm(&self, actor: &Actor, reference: &str) -> Result<ServedModel> {
         actor.require(Area::Models, Action::Read)?;
-        let (name, pick) = reference.split_once('@').map_or((reference, None), |(n, p)| (n, Some(p)));
-        let detail = self.model(actor, name).await?;
-        let number = match pick {
-            Some(p) if p.chars().all(|c| c.is_ascii_digit()) => p.parse::<i64>().ok(),
-            Some(alias) => detail.aliases.get(alias).copied(),
-            None => detail.aliases.get("production").copied().or(detail.versions.last().map(|v| v.version)),
-        };
-        let version = detail
-            .versions
-            .iter()
-            .find(|v| Some(v.version) == number)
-            .ok_or_else(|| DeskError::NotFound { kind: "model version", key: reference.to_owned() })?;
+        let (detail, version) = self.resolve_version(actor, reference).await?;
         if version.format != "gguf" {
             return Err(DeskError::invalid(format!(
                 "{reference} is a {} model; chat needs a GGUF model",
@@ -75,15 +63,7 @@ impl Desks {
                 llm: llm.clone(),
             });
         }
-        let path: PathBuf = match version.artifact_uri.strip_prefix("file:") {
-            Some(rel) => self.data_dir.join(rel),
-            None => {
-                return Err(DeskError::invalid(format!(
-                    "{reference}: artifact {} is not a local file",
-                    version.artifact_uri
-                )));
-            }
-        };
+        let path = self.artifact_path(reference, &version)?;
         let llm = Arc::new(
             tokio::task::spawn_blocking(move || Llm::load(&path)).await.map_err(DeskError::internal)??,
         );

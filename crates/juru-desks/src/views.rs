@@ -346,7 +346,7 @@ impl From<models::Model> for ModelView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ModelVersionView {
     pub id: String,
     pub model_id: String,
