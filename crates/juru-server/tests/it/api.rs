@@ -511,6 +511,11 @@ async fn openapi_document_lists_every_endpoint() {
         "/api/v1/audit/verify",
         "/api/v1/models/{model}/aliases/{alias}",
         "/api/v1/users/{username}/roles/{role}",
+        "/api/v1/models/train",
+        "/api/v1/models/{model}/predict",
+        "/v1/models",
+        "/v1/chat/completions",
+        "/v1/completions",
     ] {
         assert!(paths.contains_key(p), "{p} missing");
     }
