@@ -83,18 +83,10 @@ struct ChatRequest {
     /// A registry model: `name`, `name@3` or `name@alias`.
     model: String,
     messages: Vec<ChatMessage>,
-    temperature: Option<f32>,
-    top_p: Option<f32>,
-    /// Juru's extension; OpenAI has no top-k.
-    top_k: Option<i32>,
-    max_tokens: Option<usize>,
+    /// OpenAI's newer name for `max_tokens`; wins when both are sent.
     max_completion_tokens: Option<usize>,
-    seed: Option<u32>,
-    stop: Option<OneOrMany>,
-    frequency_penalty: Option<f32>,
-    presence_penalty: Option<f32>,
-    /// Juru's extension (llama.cpp's repeat penalty; 1 is off, default 1.1).
-    repeat_penalty: Option<f32>,
+    #[serde(flatten)]
+    sampling: SamplingFields,
     #[serde(default)]
     stream: bool,
     n: Option<u32>,
@@ -104,29 +96,25 @@ struct ChatRequest {
 struct CompletionRequest {
     model: String,
     prompt: OneOrMany,
-    temperature: Option<f32>,
-    top_p: Option<f32>,
-    top_k: Option<i32>,
-    max_tokens: Option<usize>,
-    seed: Option<u32>,
-    stop: Option<OneOrMany>,
-    frequency_penalty: Option<f32>,
-    presence_penalty: Option<f32>,
-    repeat_penalty: Option<f32>,
+    #[serde(flatten)]
+    sampling: SamplingFields,
     #[serde(default)]
     stream: bool,
 }
 
-/// The sampling fields OpenAI's requests share.
+/// The sampling fields chat and text completions share.
+#[derive(Debug, Deserialize, ToSchema)]
 struct SamplingFields {
     temperature: Option<f32>,
     top_p: Option<f32>,
+    /// Juru's extension; OpenAI has no top-k.
     top_k: Option<i32>,
     max_tokens: Option<usize>,
     seed: Option<u32>,
     stop: Option<OneOrMany>,
     frequency_penalty: Option<f32>,
     presence_penalty: Option<f32>,
+    /// Juru's extension (llama.cpp's repeat penalty; 1 is off, default 1.1).
     repeat_penalty: Option<f32>,
 }
 
@@ -209,17 +197,9 @@ async fn chat_completions(
             },
         })
         .collect();
-    let sampling = sampling(SamplingFields {
-        temperature: req.temperature,
-        top_p: req.top_p,
-        top_k: req.top_k,
-        max_tokens: req.max_completion_tokens.or(req.max_tokens),
-        seed: req.seed,
-        stop: req.stop,
-        frequency_penalty: req.frequency_penalty,
-        presence_penalty: req.presence_penalty,
-        repeat_penalty: req.repeat_penalty,
-    })?;
+    let mut fields = req.sampling;
+    fields.max_tokens = req.max_completion_tokens.or(fields.max_tokens);
+    let sampling = sampling(fields)?;
     let model = s.desks.served_llm(&a, &req.model).await?;
     let id = format!("chatcmpl-{}", juru_core::ids::new_id().replace('-', ""));
     let input = GenerateInput::Chat(messages);
@@ -254,17 +234,7 @@ async fn completions(
     let prompts = req.prompt.into_vec();
     let [prompt] =
         <[String; 1]>::try_from(prompts).map_err(|_| ApiError::bad_request("send exactly one prompt"))?;
-    let sampling = sampling(SamplingFields {
-        temperature: req.temperature,
-        top_p: req.top_p,
-        top_k: req.top_k,
-        max_tokens: req.max_tokens,
-        seed: req.seed,
-        stop: req.stop,
-        frequency_penalty: req.frequency_penalty,
-        presence_penalty: req.presence_penalty,
-        repeat_penalty: req.repeat_penalty,
-    })?;
+    let sampling = sampling(req.sampling)?;
     let model = s.desks.served_llm(&a, &req.model).await?;
     let id = format!("cmpl-{}", juru_core::ids::new_id().replace('-', ""));
     let input = GenerateInput::Text(prompt);
