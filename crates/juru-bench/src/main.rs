@@ -61,6 +61,18 @@ enum Cmd {
         #[arg(long, default_value_t = 4)]
         streams: usize,
     },
+    /// Sentence embeddings through Juru's runtime (candle): embeds every line of a file,
+    /// `repeat` times; prints sentences per second (median) and peak memory.
+    Embed {
+        /// The model's .safetensors file (config.json and tokenizer.json beside it).
+        #[arg(long)]
+        model: std::path::PathBuf,
+        /// One sentence per line.
+        #[arg(long)]
+        sentences: std::path::PathBuf,
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
     /// GET one path at a fixed rate; prints latency percentiles.
     Get {
         #[arg(long)]
@@ -86,6 +98,7 @@ async fn main() -> Result<()> {
         Cmd::Get { path, rate, seconds } => get(&client, &cli.url, &cli.token, &path, rate, seconds).await,
         Cmd::Classify { train, test, epochs } => classify(&train, &test, epochs),
         Cmd::Llm { gguf, tokens, streams } => llm(&gguf, tokens, streams),
+        Cmd::Embed { model, sentences, repeat } => embed(&model, &sentences, repeat),
     }
 }
 
@@ -289,6 +302,43 @@ fn llm(gguf: &std::path::Path, tokens: usize, streams: usize) -> Result<()> {
         one.completion_tokens as f64 / one.generation_seconds,
         prompt_tokens as f64 / many[0].prompt_seconds,
         generated as f64 / many[0].generation_seconds,
+    );
+    Ok(())
+}
+
+/// Peak resident memory of this process in MiB (Linux `VmHWM`).
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+fn embed(model: &std::path::Path, sentences: &std::path::Path, repeat: usize) -> Result<()> {
+    use juru_runtime::embed::Embedder;
+    let text =
+        std::fs::read_to_string(sentences).with_context(|| format!("reading {}", sentences.display()))?;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let embedder = Embedder::load(model)?;
+    embedder.embed(&lines[..lines.len().min(64)])?; // warm-up
+    let mut seconds = Vec::new();
+    let mut tokens = 0;
+    for _ in 0..repeat.max(1) {
+        let started = Instant::now();
+        tokens = embedder.embed(&lines)?.tokens;
+        seconds.push(started.elapsed().as_secs_f64());
+    }
+    seconds.sort_by(f64::total_cmp);
+    let median = seconds[seconds.len() / 2];
+    println!(
+        "{{\"sentences\":{},\"tokens\":{tokens},\"median_s\":{median:.4},\"sentences_per_s\":{:.1},\"peak_rss_mb\":{:.1}}}",
+        lines.len(),
+        lines.len() as f64 / median,
+        peak_rss_mib()
     );
     Ok(())
 }

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::datasets::Progress;
+use crate::serving::{Engine, Task};
 use crate::views::{CreateModel, ModelVersionRequest};
 use crate::{Actor, DeskError, Desks, Result};
 
@@ -323,55 +324,28 @@ impl Desks {
     /// Resolves `name`, `name@3` or `name@alias` (plain `name`: the `production` alias when
     /// set, else the latest version) and loads the classifier, cached by version.
     pub async fn classifier(&self, actor: &Actor, reference: &str) -> Result<(Arc<Classifier>, String)> {
-        actor.require(Area::Models, Action::Read)?;
-        let (_, version) = self.resolve_version(actor, reference).await?;
-        if version.format != FORMAT {
-            return Err(DeskError::invalid(format!(
-                "{reference} is a {} model, not a built-in classifier",
-                version.format
-            )));
+        let m = self.serve_for(actor, reference, Task::Classify).await?;
+        match m.engine {
+            Engine::Classifier(c) => Ok((c, m.version_id)),
+            _ => Err(DeskError::invalid(format!("{reference} is not a built-in classifier"))),
         }
-        if let Some(m) = self
-            .classifiers
-            .lock()
-            .map_err(|_| DeskError::invalid("classifier cache poisoned"))?
-            .get(&version.id)
-        {
-            return Ok((m.clone(), version.id.clone()));
-        }
-        let path = self.artifact_path(reference, &version)?;
-        let model = tokio::task::spawn_blocking(move || Classifier::load(&path))
-            .await
-            .map_err(DeskError::internal)?
-            .map_err(|e| DeskError::invalid(e.to_string()))?;
-        let model = Arc::new(model);
-        if let Ok(mut cache) = self.classifiers.lock() {
-            cache.insert(version.id.clone(), model.clone());
-        }
-        Ok((model, version.id.clone()))
     }
 
     /// Predicts the label of each text.
     pub async fn predict(&self, actor: &Actor, reference: &str, texts: &[String]) -> Result<Vec<Prediction>> {
-        if texts.is_empty() || texts.len() > 10_000 {
-            return Err(DeskError::invalid("send 1 to 10,000 texts"));
-        }
-        let (model, _) = self.classifier(actor, reference).await?;
-        Ok(texts
-            .iter()
-            .map(|t| {
-                let p = model.predict_proba(t);
-                let best = p
-                    .iter()
-                    .copied()
-                    .enumerate()
-                    .fold((0, f32::MIN), |b, (c, v)| if v > b.1 { (c, v) } else { b });
-                Prediction {
-                    label: model.labels[best.0].clone(),
-                    probability: best.1,
-                    probabilities: model.labels.iter().cloned().zip(p).collect(),
-                }
-            })
-            .collect())
+        let m = self.serve_for(actor, reference, Task::Classify).await?;
+        self.classify(actor, &m, texts).await
+    }
+}
+
+/// The most likely label of `text`, with every label's probability.
+pub(crate) fn predict_one(model: &Classifier, text: &str) -> Prediction {
+    let p = model.predict_proba(text);
+    let best =
+        p.iter().copied().enumerate().fold((0, f32::MIN), |b, (c, v)| if v > b.1 { (c, v) } else { b });
+    Prediction {
+        label: model.labels[best.0].clone(),
+        probability: best.1,
+        probabilities: model.labels.iter().cloned().zip(p).collect(),
     }
 }

@@ -18,6 +18,9 @@ pub enum DeskError {
     /// A file with bad rows: nothing was imported.
     #[error("{count} row(s) could not be read, nothing was imported: {summary}")]
     BadRows { count: u64, summary: String, errors: Vec<RowError> },
+    /// Something Juru depends on (an external model provider) did not answer as it should.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

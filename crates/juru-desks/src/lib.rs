@@ -10,11 +10,14 @@ pub mod classifiers;
 pub mod datasets;
 pub mod demo;
 pub mod error;
+pub mod imports;
 pub mod jobs;
 pub mod members;
 pub mod packs;
+pub mod providers;
 pub mod registry;
 pub mod scores;
+pub mod secrets;
 pub mod serving;
 pub mod traces;
 pub mod views;
@@ -26,7 +29,7 @@ pub use error::DeskError;
 pub use juru_store::{Page, PageRequest, Store};
 
 /// Loaded models by registry version id.
-type Cache<T> = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<T>>>>;
+type Cache = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, serving::Engine>>>;
 
 /// The desks and services over one store. Cheap to clone.
 #[derive(Clone)]
@@ -35,8 +38,9 @@ pub struct Desks {
     /// Where uploads are spooled and model files live.
     pub data_dir: PathBuf,
     pub(crate) job_wakeup: std::sync::Arc<tokio::sync::Notify>,
-    pub(crate) classifiers: Cache<juru_runtime::classifier::Classifier>,
-    pub(crate) llms: Cache<juru_runtime::llm::Llm>,
+    pub(crate) engines: Cache,
+    /// Seals provider API keys; the key is read from the data directory on first use.
+    pub(crate) sealer: std::sync::Arc<std::sync::OnceLock<secrets::Sealer>>,
     /// One generation at a time: llama.cpp already uses every core.
     pub(crate) generation_turn: std::sync::Arc<tokio::sync::Semaphore>,
 }
@@ -47,8 +51,8 @@ impl Desks {
             store,
             data_dir,
             job_wakeup: Default::default(),
-            classifiers: Default::default(),
-            llms: Default::default(),
+            engines: Default::default(),
+            sealer: Default::default(),
             generation_turn: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }

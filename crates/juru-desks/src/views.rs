@@ -567,6 +567,28 @@ pub struct ModelVersionRequest {
     pub metrics: Option<serde_json::Map<String, Value>>,
 }
 
+/// An external OpenAI-compatible endpoint to register as a model version.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterProvider {
+    /// The API root, e.g. `http://127.0.0.1:8000/v1`.
+    pub base_url: String,
+    /// The provider's name for the model (what goes in `model` of its requests).
+    pub remote_model: String,
+    /// Sent as `Authorization: Bearer …`; stored encrypted, never shown back.
+    pub api_key: Option<String>,
+    /// `chat` (default) or `embedding`.
+    pub task: Option<String>,
+    /// Limit for one attempt in milliseconds (default 60,000).
+    pub timeout_ms: Option<u64>,
+    /// Attempts after the first on 429, 5xx, timeouts and refused connections (default 3).
+    pub max_retries: Option<u32>,
+    /// Calls in flight at most (default 4).
+    pub concurrency: Option<usize>,
+    /// An alias to point at the new version (e.g. `production`).
+    pub alias: Option<String>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetAlias {

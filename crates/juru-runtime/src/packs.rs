@@ -203,7 +203,8 @@ pub fn install(
                 reason: format!("{} lacks {inner}: {e}", wheel.display()),
             })?;
             let dest = dir.join(Path::new(inner).file_name().unwrap_or_default());
-            let tmp = dest.with_extension("part");
+            // A name of this process's own, so that two installs at once never share a file.
+            let tmp = dest.with_extension(format!("part-{}", std::process::id()));
             let mut out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
             std::io::copy(&mut src, &mut out).map_err(io(&tmp))?;
             out.sync_all().map_err(io(&tmp))?;

@@ -16,10 +16,11 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    common: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        common: r#"
 CREATE TABLE workspaces (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -225,19 +226,36 @@ CREATE TABLE audit_head (
     hash TEXT NOT NULL
 );
 "#,
-    sqlite: r#"
+        sqlite: r#"
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 "#,
-    postgres: r#"
+        postgres: r#"
 CREATE FUNCTION juru_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$;
 CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
 FOR EACH ROW EXECUTE FUNCTION juru_audit_append_only();
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "model credentials",
+        // The sealed API key of an external provider's version. Apart from the version so that
+        // no listing of versions can ever carry it.
+        common: r#"
+CREATE TABLE model_credentials (
+    version_id TEXT PRIMARY KEY REFERENCES model_versions(id) ON DELETE CASCADE,
+    workspace_id TEXT NOT NULL,
+    sealed TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+"#,
+        sqlite: "",
+        postgres: "",
+    },
+];
 
 /// Applies every migration not yet applied, each in its own transaction.
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -169,6 +169,18 @@ impl WriteTx {
         Ok(row)
     }
 
+    /// Stores the sealed credential of a version (an external provider's API key).
+    pub async fn insert_model_credential(&mut self, version: &ModelVersion, sealed: &str) -> Result<()> {
+        sqlx::query("INSERT INTO model_credentials (version_id, workspace_id, sealed, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&version.id)
+            .bind(&version.workspace_id)
+            .bind(sealed)
+            .bind(now_ms())
+            .execute(&mut **self)
+            .await?;
+        Ok(())
+    }
+
     /// Points `alias` at a version; returns the version it pointed at before, if any.
     pub async fn set_model_alias(
         &mut self,
@@ -252,6 +264,14 @@ impl Store {
         let rows = q.fetch_all(self.pool()).await?;
         let rows = rows.iter().map(Model::from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(rows, page.limit(), |r| r.id.clone()))
+    }
+
+    /// The sealed credential of a version, if it has one.
+    pub async fn model_credential(&self, version_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT sealed FROM model_credentials WHERE version_id = $1")
+            .bind(version_id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     pub async fn model_versions(&self, model_id: &str) -> Result<Vec<ModelVersion>> {

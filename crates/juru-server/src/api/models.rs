@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use juru_desks::classifiers::{Prediction, TrainOutcome, TrainRequest};
 use juru_desks::datasets::Progress;
 use juru_desks::views::{
-    CreateModel, JobView, Listing, ModelDetail, ModelVersionRequest, ModelVersionView, ModelView, SetAlias,
+    CreateModel, JobView, Listing, ModelDetail, ModelVersionRequest, ModelVersionView, ModelView,
+    RegisterProvider, SetAlias,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -25,6 +26,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(get_one))
         .routes(routes!(create_version))
+        .routes(routes!(register_provider))
         .routes(routes!(set_alias, remove_alias))
         .routes(routes!(train))
         .routes(routes!(predict))
@@ -79,6 +81,20 @@ async fn predict(
     ApiJson(req): ApiJson<PredictRequest>,
 ) -> Result<Json<PredictResponse>, ApiError> {
     Ok(Json(PredictResponse { predictions: s.desks.predict(&a, &model, &req.texts).await? }))
+}
+
+/// Registers an external OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server, OpenAI,
+/// another Juru) as a new version of `model`, which is created when missing. The API key is
+/// stored encrypted and never shown back.
+#[utoipa::path(post, path = "/models/{model}/providers", tag = "models", params(("model" = String, Path)),
+    request_body = RegisterProvider, responses((status = 201, body = ModelVersionView), (status = 400, body = crate::error::ErrorBody)))]
+async fn register_provider(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(model): Path<String>,
+    ApiJson(req): ApiJson<RegisterProvider>,
+) -> Result<(StatusCode, Json<ModelVersionView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(s.desks.register_provider(&a, &model, &req).await?)))
 }
 
 #[derive(Deserialize, IntoParams)]

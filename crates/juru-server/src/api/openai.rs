@@ -1,5 +1,6 @@
-//! The OpenAI-compatible endpoint under `/v1`, for the registry's local models: list models,
-//! chat completions and text completions, with `stream: true` as server-sent events. Clients
+//! The OpenAI-compatible endpoint under `/v1`, for the registry's models (local ones and
+//! external providers alike): list models, chat completions and text completions (with
+//! `stream: true` as server-sent events), and embeddings. Clients
 //! authenticate with a Juru API token (the `api_key` of OpenAI's clients). Every call is logged
 //! as a trace. Unknown request fields are ignored here, as OpenAI's clients send extras.
 
@@ -10,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use juru_desks::serving::{Finish, GenerateInput, Generation, Message, Sampling, ServedModel};
+use juru_desks::serving::{Finish, GenerateInput, Generation, Message, Sampling, ServedModel, Task};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -25,6 +26,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(models))
         .routes(routes!(chat_completions))
         .routes(routes!(completions))
+        .routes(routes!(embeddings))
 }
 
 fn unix_now() -> u64 {
@@ -34,15 +36,28 @@ fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
-/// The models that can chat, as OpenAI lists them.
+/// The models that can generate text or embeddings, as OpenAI lists them (Juru adds what each
+/// can do under `capabilities`).
 #[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, description = "{object: list, data: [model]}")))]
 async fn models(State(s): State<AppState>, Auth(a): Auth) -> Result<Json<Value>, ApiError> {
     let data: Vec<Value> = s
         .desks
-        .chat_models(&a)
+        .servable_models(&a)
         .await?
         .into_iter()
-        .map(|m| json!({"id": m.name, "object": "model", "created": unix_now(), "owned_by": "juru"}))
+        .filter_map(|(m, tasks)| {
+            let caps: Vec<&str> = tasks
+                .iter()
+                .filter_map(|t| match t {
+                    Task::Generate => Some("chat"),
+                    Task::Embed => Some("embeddings"),
+                    Task::Classify => None,
+                })
+                .collect();
+            (!caps.is_empty()).then(|| {
+                json!({"id": m.name, "object": "model", "created": unix_now(), "owned_by": "juru", "capabilities": caps})
+            })
+        })
         .collect();
     Ok(Json(json!({"object": "list", "data": data})))
 }
@@ -200,7 +215,7 @@ async fn chat_completions(
     let mut fields = req.sampling;
     fields.max_tokens = req.max_completion_tokens.or(fields.max_tokens);
     let sampling = sampling(fields)?;
-    let model = s.desks.served_llm(&a, &req.model).await?;
+    let model = s.desks.serve_for(&a, &req.model, Task::Generate).await?;
     let id = format!("chatcmpl-{}", juru_core::ids::new_id().replace('-', ""));
     let input = GenerateInput::Chat(messages);
     if !req.stream {
@@ -235,7 +250,7 @@ async fn completions(
     let [prompt] =
         <[String; 1]>::try_from(prompts).map_err(|_| ApiError::bad_request("send exactly one prompt"))?;
     let sampling = sampling(req.sampling)?;
-    let model = s.desks.served_llm(&a, &req.model).await?;
+    let model = s.desks.serve_for(&a, &req.model, Task::Generate).await?;
     let id = format!("cmpl-{}", juru_core::ids::new_id().replace('-', ""));
     let input = GenerateInput::Text(prompt);
     if !req.stream {
@@ -256,6 +271,61 @@ async fn completions(
         Piece::Text(t) => chunk(m, t, None),
         Piece::End(g) => chunk(m, "", Some(finish_reason(g.finish))),
     }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+struct EmbeddingRequest {
+    model: String,
+    /// A text or a list of texts (1 to 10,000). Token ids are not taken.
+    input: OneOrMany,
+    /// `float` (default) or `base64` (little-endian float32, as OpenAI sends it).
+    encoding_format: Option<String>,
+    /// Must equal the model's size when given: Juru does not shorten embeddings.
+    dimensions: Option<usize>,
+}
+
+/// Embeddings (OpenAI-compatible): unit-length vectors for local models, mean-pooled over real
+/// tokens.
+#[utoipa::path(post, path = "/v1/embeddings", tag = "openai", request_body = EmbeddingRequest,
+    responses((status = 200, description = "{object: list, data: [embedding], usage}"), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+async fn embeddings(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiJson(req): ApiJson<EmbeddingRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let base64 = match req.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!("encoding_format {other:?}: use float or base64")));
+        }
+    };
+    let texts = req.input.into_vec();
+    let model = s.desks.serve_for(&a, &req.model, Task::Embed).await?;
+    let e = s.desks.embed(&a, &model, texts).await?;
+    let dims = e.vectors.first().map_or(0, Vec::len);
+    if let Some(d) = req.dimensions.filter(|&d| d != dims) {
+        return Err(ApiError::bad_request(format!("{} gives {dims} dimensions, not {d}", model.name)));
+    }
+    let data: Vec<Value> = e
+        .vectors
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let embedding = if base64 {
+                use base64::Engine as _;
+                let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(v)
+            };
+            json!({"object": "embedding", "index": i, "embedding": embedding})
+        })
+        .collect();
+    Ok(Json(json!({
+        "object": "list", "data": data, "model": model.name,
+        "usage": {"prompt_tokens": e.tokens, "total_tokens": e.tokens},
+    })))
 }
 
 /// What a stream reports, in order: a start, pieces of text, and the end.

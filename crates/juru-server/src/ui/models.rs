@@ -1,5 +1,7 @@
-//! Model pages: the registry list with a form to train a classifier, and a model's card per
-//! version (lineage, evaluation, confusion matrix) with a box to try a classifier.
+//! Model pages: the registry list with forms to train a classifier and to connect an external
+//! OpenAI-compatible model, and a model's card per version (lineage, provider settings,
+//! evaluation, confusion matrix) with a box to try it: classify, compare two texts' embeddings,
+//! or chat.
 
 use askama::Template;
 use axum::Form;
@@ -8,7 +10,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use juru_core::{Action, Area};
 use juru_desks::classifiers::{FORMAT, TrainRequest};
-use juru_desks::views::{ModelDetail, ModelVersionView};
+use juru_desks::serving::Task;
+use juru_desks::views::{ModelDetail, ModelVersionView, RegisterProvider};
 use juru_desks::{DeskError, PageRequest};
 use serde::Deserialize;
 use serde_json::Value;
@@ -20,8 +23,10 @@ pub(super) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/models", get(list))
         .route("/models/train", post(train))
+        .route("/models/connect", post(connect))
         .route("/models/{name}", get(card))
         .route("/models/{name}/try", post(try_it))
+        .route("/models/{name}/similarity", post(similarity))
 }
 
 struct ModelRow {
@@ -58,6 +63,53 @@ async fn list_page(state: &AppState, s: &Session, message: Option<String>) -> Re
 
 async fn list(State(state): State<AppState>, s: Session) -> Result<Html<String>, UiError> {
     list_page(&state, &s, None).await
+}
+
+#[derive(Deserialize)]
+struct ConnectForm {
+    csrf: String,
+    name: String,
+    base_url: String,
+    remote_model: String,
+    api_key: String,
+    task: String,
+}
+
+async fn connect(
+    State(state): State<AppState>,
+    s: Session,
+    Form(f): Form<ConnectForm>,
+) -> Result<Response, UiError> {
+    s.check_csrf(&f.csrf)?;
+    let name = f.name.trim().to_owned();
+    let req = RegisterProvider {
+        base_url: f.base_url.trim().to_owned(),
+        remote_model: f.remote_model.trim().to_owned(),
+        api_key: Some(f.api_key).filter(|k| !k.is_empty()),
+        task: Some(f.task),
+        timeout_ms: None,
+        max_retries: None,
+        concurrency: None,
+        alias: Some("production".into()),
+    };
+    match state.desks.register_provider(&s.actor, &name, &req).await {
+        Ok(_) => Ok(Redirect::to(&format!("/models/{}", urlencoding_path(&name))).into_response()),
+        Err(e @ (DeskError::Invalid(_) | DeskError::Conflict { .. })) => {
+            Ok(list_page(&state, &s, Some(e.to_string())).await?.into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A registry name in a URL path (names are letters, digits, `-`, `_` and `.`, so this only
+/// guards against surprises).
+fn urlencoding_path(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -119,6 +171,8 @@ struct Card {
     dataset: Option<(String, i64)>,
     fields: String,
     recipe: String,
+    /// An external provider's settings, in words.
+    provider: Option<String>,
     metrics: Option<Metrics>,
 }
 
@@ -182,6 +236,18 @@ fn card_of(v: &ModelVersionView) -> Card {
         dataset,
         fields,
         recipe: l.get("recipe").map(|r| r.to_string()).unwrap_or_default(),
+        provider: l.get("provider").map(|p| {
+            format!(
+                "{} · model {} · {} · timeout {} ms · {} retries · {} at once · API key {}",
+                p["base_url"].as_str().unwrap_or_default(),
+                p["model"].as_str().unwrap_or_default(),
+                p["task"].as_str().unwrap_or_default(),
+                p["timeout_ms"],
+                p["max_retries"],
+                p["concurrency"],
+                if p["api_key"].as_bool() == Some(true) { "set (stored encrypted)" } else { "none" },
+            )
+        }),
         metrics,
     }
 }
@@ -193,10 +259,14 @@ struct ModelPage {
     detail: ModelDetail,
     cards: Vec<Card>,
     classifier: bool,
-    /// A local LLM: the page offers a chat.
+    /// A model that can generate: the page offers a chat.
     chat: bool,
+    /// An embedding model: the page offers to compare two texts.
+    embeds: bool,
     tried: String,
     prediction: Option<(String, Vec<(String, String)>)>,
+    /// The two texts last compared, and their cosine similarity.
+    compared: Option<(String, String, String)>,
 }
 
 async fn card_page(
@@ -205,19 +275,29 @@ async fn card_page(
     name: &str,
     tried: String,
     prediction: Option<(String, Vec<(String, String)>)>,
+    compared: Option<(String, String, String)>,
 ) -> Result<Html<String>, UiError> {
     let detail = state.desks.model(&s.actor, name).await?;
     let cards = detail.versions.iter().map(card_of).collect();
+    let tasks = state
+        .desks
+        .servable_models(&s.actor)
+        .await?
+        .into_iter()
+        .find(|(m, _)| m.id == detail.model.id)
+        .map(|(_, t)| t)
+        .unwrap_or_default();
     let classifier = detail.versions.iter().any(|v| v.format == FORMAT);
-    let chat = detail.versions.iter().any(|v| v.format == "gguf");
     render(ModelPage {
         ctx: Ctx::new(state, s, "models").await,
         detail,
         cards,
         classifier,
-        chat,
+        chat: tasks.contains(&Task::Generate),
+        embeds: tasks.contains(&Task::Embed),
         tried,
         prediction,
+        compared,
     })
 }
 
@@ -226,7 +306,7 @@ async fn card(
     s: Session,
     Path(name): Path<String>,
 ) -> Result<Html<String>, UiError> {
-    card_page(&state, &s, &name, String::new(), None).await
+    card_page(&state, &s, &name, String::new(), None, None).await
 }
 
 #[derive(Deserialize)]
@@ -248,5 +328,25 @@ async fn try_it(
         probs.sort_by(|a, b| b.1.total_cmp(&a.1));
         (p.label, probs.into_iter().map(|(l, v)| (l, format!("{v:.3}"))).collect())
     });
-    card_page(&state, &s, &name, f.text, prediction).await
+    card_page(&state, &s, &name, f.text, prediction, None).await
+}
+
+#[derive(Deserialize)]
+struct SimilarityForm {
+    csrf: String,
+    a: String,
+    b: String,
+}
+
+async fn similarity(
+    State(state): State<AppState>,
+    s: Session,
+    Path(name): Path<String>,
+    Form(f): Form<SimilarityForm>,
+) -> Result<Html<String>, UiError> {
+    s.check_csrf(&f.csrf)?;
+    let model = state.desks.serve_for(&s.actor, &name, Task::Embed).await?;
+    let e = state.desks.embed(&s.actor, &model, vec![f.a.clone(), f.b.clone()]).await?;
+    let cos = juru_desks::serving::cosine(&e.vectors[0], &e.vectors[1]);
+    card_page(&state, &s, &name, String::new(), None, Some((f.a, f.b, format!("{cos:.3}")))).await
 }

@@ -516,12 +516,79 @@ async fn openapi_document_lists_every_endpoint() {
         "/v1/models",
         "/v1/chat/completions",
         "/v1/completions",
+        "/v1/embeddings",
+        "/api/v1/models/{model}/providers",
     ] {
         assert!(paths.contains_key(p), "{p} missing");
     }
     assert!(doc["components"]["schemas"]["TraceRequest"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+both_backends!(providers_keep_their_key_sealed_and_fail_clearly, |db: TestDb| async move {
+    let app = TestApp::new(db).await;
+    let ml = app.token(MlEngineer).to_owned();
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let secret = "sk-test-4f1d9c0b7e2a";
+    let req = json!({"base_url": format!("http://{nowhere}/v1"), "remote_model": "gpt-x", "api_key": secret,
+                     "max_retries": 1, "timeout_ms": 2000, "alias": "production"});
+    let (s, v) = app.call("POST", "/api/v1/models/gpt/providers", Some(&ml), Some(req.clone())).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!((v["format"].as_str(), v["version"].as_i64()), (Some("openai-compatible"), Some(1)));
+    assert_eq!(v["lineage"]["provider"]["api_key"], true);
+
+    // Bad settings name the problem.
+    let mut bad = req.clone();
+    bad["base_url"] = json!("ftp://example.org");
+    let (s, v) = app.call("POST", "/api/v1/models/gpt/providers", Some(&ml), Some(bad)).await;
+    assert_eq!(s, 400);
+    assert!(v["error"]["message"].as_str().unwrap().contains("http:// or https://"), "{v}");
+    let mut bad = req.clone();
+    bad["task"] = json!("vision");
+    let (s, v) = app.call("POST", "/api/v1/models/gpt/providers", Some(&ml), Some(bad)).await;
+    assert_eq!(s, 400, "{v}");
+
+    // The key shows nowhere: not in the model, not in the audit log, not in the database.
+    let (_, detail) = app.call("GET", "/api/v1/models/gpt", Some(&ml), None).await;
+    let (_, audit) = app.call("GET", "/api/v1/audit?limit=500", Some(app.token(Admin)), None).await;
+    for shown in [detail.to_string(), audit.to_string()] {
+        assert!(!shown.contains(secret) && !shown.contains("sk-test"), "{shown}");
+    }
+    let version_id = detail["versions"][0]["id"].as_str().unwrap();
+    let sealed = app.desks.store.model_credential(version_id).await.unwrap().expect("a stored credential");
+    assert!(sealed.starts_with("xc20p1:") && !sealed.contains(secret));
+
+    // Nobody listens there: 502 naming the provider and the reason, within the time limit.
+    let chat = json!({"model": "gpt", "messages": [{"role": "user", "content": "halo"}]});
+    let started = std::time::Instant::now();
+    let (s, v) = app.call("POST", "/v1/chat/completions", Some(&ml), Some(chat)).await;
+    assert_eq!(s, 502, "{v}");
+    assert_eq!(v["error"]["code"], "upstream_unavailable");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&nowhere.to_string()) && msg.contains("cannot connect") && msg.contains("2 attempts"),
+        "{msg}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // A chat provider does not embed; an unknown model is 404.
+    let (s, v) =
+        app.call("POST", "/v1/embeddings", Some(&ml), Some(json!({"model": "gpt", "input": "halo"}))).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("cannot embed text"), "{v}");
+    let (s, _) =
+        app.call("POST", "/v1/embeddings", Some(&ml), Some(json!({"model": "nope", "input": "halo"}))).await;
+    assert_eq!(s, 404);
+    // /v1/models lists it as a chat model.
+    let (_, models) = app.call("GET", "/v1/models", Some(&ml), None).await;
+    assert!(
+        models["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "gpt" && m["capabilities"] == json!(["chat"])),
+        "{models}"
+    );
+});
 
 both_backends!(classifier_trains_registers_and_predicts, |db: TestDb| async move {
     let app = TestApp::new(db).await;

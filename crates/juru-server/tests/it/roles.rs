@@ -79,6 +79,12 @@ fn cases(role: Role, trace_id: &str) -> Vec<Case> {
             ),
             allowed: &[Admin, MlEngineer],
         },
+        Case {
+            method: "POST",
+            path: format!("/api/v1/models/p-{r}/providers"),
+            body: Some(json!({"base_url": "http://127.0.0.1:9/v1", "remote_model": "m", "api_key": "k"})),
+            allowed: &[Admin, MlEngineer],
+        },
         Case { method: "GET", path: "/api/v1/jobs".into(), body: None, allowed: EVERYONE },
         Case {
             method: "GET",
@@ -173,7 +179,7 @@ both_backends!(every_role_against_every_endpoint, |db: TestDb| async move {
         let (status, _) = send(&app, &case, Some("juru_not_a_real_token")).await;
         assert_eq!(status, 401, "{} {} with a bad token", case.method, case.path);
     }
-    assert_eq!(checked, 11 * 21);
+    assert_eq!(checked, 11 * 22);
 });
 
 both_backends!(revoked_token_and_removed_role_stop_working, |db: TestDb| async move {

