@@ -60,6 +60,12 @@ enum Cmd {
         /// Sequences generated together in the second run.
         #[arg(long, default_value_t = 4)]
         streams: usize,
+        /// The user's message (the chat prompt is made with the model's template).
+        #[arg(
+            long,
+            default_value = "Explain in a few sentences why the sky is blue, and then list three everyday examples of light scattering."
+        )]
+        question: String,
     },
     /// Sentence embeddings through Juru's runtime (candle): embeds every line of a file,
     /// `repeat` times; prints sentences per second (median) and peak memory.
@@ -97,7 +103,7 @@ async fn main() -> Result<()> {
         }
         Cmd::Get { path, rate, seconds } => get(&client, &cli.url, &cli.token, &path, rate, seconds).await,
         Cmd::Classify { train, test, epochs } => classify(&train, &test, epochs),
-        Cmd::Llm { gguf, tokens, streams } => llm(&gguf, tokens, streams),
+        Cmd::Llm { gguf, tokens, streams, question } => llm(&gguf, tokens, streams, &question),
         Cmd::Embed { model, sentences, repeat } => embed(&model, &sentences, repeat),
     }
 }
@@ -280,10 +286,9 @@ fn classify(train: &std::path::Path, test: &std::path::Path, epochs: Option<usiz
     Ok(())
 }
 
-fn llm(gguf: &std::path::Path, tokens: usize, streams: usize) -> Result<()> {
+fn llm(gguf: &std::path::Path, tokens: usize, streams: usize, question: &str) -> Result<()> {
     use juru_runtime::llm::{Llm, Message, Sampling};
     let model = Llm::load(gguf)?;
-    let question = "Explain in a few sentences why the sky is blue, and then list three everyday examples of light scattering.";
     let prompt = model.chat_prompt(&[Message { role: "user".into(), content: question.into() }])?;
     // Greedy, no stop, no penalty: every run generates exactly `tokens` tokens unless the model ends.
     let s = Sampling { temperature: 0.0, max_tokens: tokens, repeat_penalty: 1.0, ..Sampling::default() };
@@ -295,7 +300,7 @@ fn llm(gguf: &std::path::Path, tokens: usize, streams: usize) -> Result<()> {
     let prompt_tokens: usize = many.iter().map(|g| g.prompt_tokens).sum();
     println!(
         "{{\"prompt_tokens\":{},\"generated\":{},\"prompt_tokens_per_second\":{:.1},\"tokens_per_second\":{:.1},\
-         \"streams\":{streams},\"batched_prompt_tokens_per_second\":{:.1},\"batched_tokens_per_second\":{:.1}}}",
+         \"streams\":{streams},\"batched_generated\":{generated},\"batched_prompt_tokens_per_second\":{:.1},\"batched_tokens_per_second\":{:.1}}}",
         one.prompt_tokens,
         one.completion_tokens,
         one.prompt_tokens as f64 / one.prompt_seconds,

@@ -155,6 +155,23 @@ impl Browser {
     }
 }
 
+/// Opens `page`, which sends the browser to the login form, and signs in.
+async fn log_in(browser: &Browser, page: &str, username: &str, password: &str) {
+    browser.goto(page).await;
+    browser.wait_for("the login page", 10, |url, _| url.contains("/login")).await;
+    browser.type_into("#username", username).await;
+    browser.type_into("#password", &format!("{password}{ENTER}")).await;
+}
+
+/// Serves `app` on loopback with a job worker; returns the base URL.
+async fn serve(app: &TestApp) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(juru_server::serve(listener, app.router.clone(), std::future::pending()));
+    tokio::spawn(Worker::new(app.desks.clone()).run(std::future::pending()));
+    base
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_import_csv_see_rows_switch_to_indonesian() {
     let app = TestApp::new(TestDb::new(Backend::Sqlite).await).await;
@@ -166,11 +183,7 @@ async fn log_in_import_csv_see_rows_switch_to_indonesian() {
         .await
         .unwrap();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = app.router.clone();
-    tokio::spawn(juru_server::serve(listener, router, std::future::pending()));
-    tokio::spawn(Worker::new(app.desks.clone()).run(std::future::pending()));
+    let base = serve(&app).await;
 
     let work = tempfile::tempdir().unwrap();
     let csv = work.path().join("ulasan-toko.csv");
@@ -178,10 +191,7 @@ async fn log_in_import_csv_see_rows_switch_to_indonesian() {
     let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
 
     let browser = Browser::start(&work.path().join("profile")).await;
-    browser.goto(&format!("{base}/datasets")).await;
-    browser.wait_for("the login page", 10, |url, _| url.contains("/login")).await;
-    browser.type_into("#username", &admin).await;
-    browser.type_into("#password", &format!("{password}{ENTER}")).await;
+    log_in(&browser, &format!("{base}/datasets"), &admin, password).await;
     browser
         .wait_for("the datasets page after login", 10, |url, src| {
             url.ends_with("/datasets") && src.contains("import-form")
@@ -227,5 +237,56 @@ async fn log_in_import_csv_see_rows_switch_to_indonesian() {
     // The choice is stored on the user.
     let user = app.desks.store.user_by_name(&admin).await.unwrap();
     assert_eq!(user.locale, "id");
+    browser.quit().await;
+}
+
+/// The model pages with the default pack: the chat playground streams a reply from the local
+/// LLM (typed and sent with Enter), and the embedding model compares two texts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_with_the_local_llm_and_compare_texts_by_embedding() {
+    let app = TestApp::new(TestDb::new(Backend::Sqlite).await).await;
+    let admin = crate::username(Role::Admin);
+    app.desks
+        .update_user(&app.acme, &admin, &UpdateUser { locale: Some("en".into()), ..Default::default() })
+        .await
+        .unwrap();
+    let cache = std::env::var("JURU_PACK_CACHE").map(std::path::PathBuf::from).unwrap_or_else(|_| {
+        std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/juru-packs")
+    });
+    app.desks.pull(&app.acme, None, &cache).await.expect("the default pack");
+    let base = serve(&app).await;
+    let work = tempfile::tempdir().unwrap();
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+
+    let browser = Browser::start(&work.path().join("profile")).await;
+    log_in(&browser, &format!("{base}/models/smollm2-135m-instruct"), &admin, "admin-secret-pw").await;
+    browser.wait_for("the LLM's page", 10, |_, src| src.contains("id=\"chat-form\"")).await;
+    browser.clear("#chat-temperature").await;
+    browser.type_into("#chat-temperature", "0").await;
+    browser
+        .type_into("#chat-input", &format!("What is the capital of France? Answer in one word.{ENTER}"))
+        .await;
+    browser
+        .wait_for("the streamed reply and its token count", 60, |_, src| src.contains("class=\"stats\""))
+        .await;
+    let reply = browser.text(".msg.assistant").await;
+    assert!(reply.contains("Paris"), "{reply}");
+    assert_eq!(browser.text(".msg.user").await, "What is the capital of France? Answer in one word.");
+    browser.screenshot(&shots.join("browser-4-chat.png")).await;
+    // The reply went through the OpenAI-compatible endpoint and was logged as a trace.
+    let filter =
+        juru_store::traces::TraceFilter { model: Some("smollm2-135m-instruct".into()), ..Default::default() };
+    let traces = app.desks.traces(&app.acme, &filter, &juru_desks::PageRequest::default()).await.unwrap();
+    assert_eq!(traces.items.len(), 1);
+
+    browser.goto(&format!("{base}/models/all-minilm-l6-v2")).await;
+    browser.type_into("#sim-a", "Paket saya belum sampai").await;
+    browser.type_into("#sim-b", "Kiriman saya belum datang").await;
+    browser.click("#sim-submit").await;
+    browser.wait_for("the similarity", 20, |_, src| src.contains("id=\"similarity-result\"")).await;
+    let shown = browser.text("#similarity-result b").await;
+    let cosine: f32 = shown.parse().unwrap();
+    assert!(cosine > 0.5 && cosine <= 1.0, "{shown}");
+    browser.screenshot(&shots.join("browser-5-similarity.png")).await;
     browser.quit().await;
 }
