@@ -1,8 +1,9 @@
-//! Pure numeric code for the desks: classification metrics and calibration now; agreement,
-//! fairness, A/B statistics and drift as the desks that need them arrive. No IO, no async.
+//! Pure numeric code for the desks: classification metrics and calibration, inter-annotator
+//! agreement; fairness, A/B statistics and drift as the desks that need them arrive. No IO, no async.
 //! Every figure is checked against the reference implementation (scikit-learn, numpy) on the
 //! same data: see `tests/data/` and the script that made the expected values.
 
+pub mod agreement;
 pub mod classification;
 
 /// What can go wrong when computing a statistic.
@@ -20,6 +21,8 @@ pub enum StatsError {
     Empty { metric: &'static str },
     #[error("{metric}: class index {index} is not below the number of classes {classes}")]
     ClassOutOfRange { metric: &'static str, index: usize, classes: usize },
+    #[error("{metric}: {reason}")]
+    Invalid { metric: &'static str, reason: String },
     #[error("{metric}: {what} must be in [0, 1], got {value}")]
     OutOfUnitRange { metric: &'static str, what: &'static str, value: String },
 }
