@@ -302,3 +302,76 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 }
+
+/// A labelled span: `[start, end)` in characters or tokens (the caller's choice, the same on
+/// both sides), and its label.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub label: String,
+}
+
+/// How two sets of spans are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanMatch {
+    /// Same start, end and label.
+    Exact,
+    /// Positions covered with the same label count; a span half right earns half.
+    Overlap,
+}
+
+/// Precision, recall and F1 of spans against reference spans, summed over documents (micro).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct SpanScore {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Matched spans (exact) or positions (overlap).
+    pub matched: usize,
+    pub predicted: usize,
+    pub reference: usize,
+}
+
+/// The (position, label) pairs that spans cover.
+fn covered(spans: &[Span]) -> std::collections::BTreeSet<(usize, &str)> {
+    spans.iter().flat_map(|s| (s.start..s.end).map(move |i| (i, s.label.as_str()))).collect()
+}
+
+/// Span F1 over documents, each a pair (spans to score, reference spans). With both sides
+/// empty everywhere the two agree perfectly: 1. Otherwise a side with nothing scores 0.
+pub fn span_f1(documents: &[(Vec<Span>, Vec<Span>)], mode: SpanMatch) -> SpanScore {
+    let (mut matched, mut predicted, mut reference) = (0usize, 0usize, 0usize);
+    for (pred, gold) in documents {
+        match mode {
+            SpanMatch::Exact => {
+                let mut left: Vec<&Span> = gold.iter().collect();
+                for p in pred {
+                    if let Some(i) = left.iter().position(|g| *g == p) {
+                        left.swap_remove(i);
+                        matched += 1;
+                    }
+                }
+                predicted += pred.len();
+                reference += gold.len();
+            }
+            SpanMatch::Overlap => {
+                let (p, g) = (covered(pred), covered(gold));
+                matched += p.intersection(&g).count();
+                predicted += p.len();
+                reference += g.len();
+            }
+        }
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let (precision, recall) = (ratio(matched, predicted), ratio(matched, reference));
+    let f1 = if predicted == 0 && reference == 0 {
+        1.0
+    } else if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    };
+    SpanScore { precision, recall, f1, matched, predicted, reference }
+}

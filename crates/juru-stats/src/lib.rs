@@ -3,6 +3,7 @@
 //! Every figure is checked against the reference implementation (scikit-learn, numpy) on the
 //! same data: see `tests/data/` and the script that made the expected values.
 
+pub mod aggregation;
 pub mod agreement;
 pub mod classification;
 

@@ -1,9 +1,10 @@
 """Expected values for juru-stats' agreement statistics, computed by the reference packages:
 `krippendorff` (alpha, all four levels, with missing values), scikit-learn (`cohen_kappa_score`,
-unweighted / linear / quadratic) and statsmodels (`fleiss_kappa`, method "fleiss").
+unweighted / linear / quadratic), statsmodels (`fleiss_kappa`, method "fleiss") and seqeval
+(exact-match entity precision, recall and F1, micro-averaged, on BIO tags).
 
 Run: python3 make_agreement_reference.py > agreement_reference.json
-(pip install krippendorff scikit-learn statsmodels numpy). The Rust test reads the JSON and must
+(pip install krippendorff scikit-learn statsmodels seqeval numpy). The Rust test reads the JSON and must
 match to 1e-9. Data are generated here with a fixed seed: annotators who mostly agree with a
 hidden true label, some of them noisier, some ratings missing.
 """
@@ -16,6 +17,7 @@ import numpy as np
 import sklearn
 import statsmodels
 from sklearn.metrics import cohen_kappa_score
+from seqeval.metrics import f1_score, precision_score, recall_score
 from statsmodels.stats.inter_rater import fleiss_kappa
 
 rng = np.random.default_rng(20261129)
@@ -71,8 +73,61 @@ for units, raters, k, noise in [(50, 5, 4, 0.3), (120, 3, 2, 0.4), (30, 8, 6, 0.
     table = np.array([np.bincount(data[:, u], minlength=k) for u in range(units)])
     fleiss_cases.append({"table": table.tolist(), "kappa": float(fleiss_kappa(table, method="fleiss"))})
 
+
+
+def random_spans(length, labels):
+    """Non-overlapping spans [start, end) over `length` tokens."""
+    spans, i = [], 0
+    while i < length:
+        if rng.random() < 0.25:
+            end = min(length, i + int(rng.integers(1, 4)))
+            spans.append([i, end, str(rng.choice(labels))])
+            i = end
+        i += 1
+    return spans
+
+
+def perturb(spans, length, labels):
+    out = []
+    for s, e, l in spans:
+        r = rng.random()
+        if r < 0.15:
+            continue  # missed
+        if r < 0.3:
+            l = str(rng.choice(labels))  # wrong label
+        elif r < 0.45:
+            e = min(length, e + 1)  # boundary off by one
+        out.append([s, e, l])
+    spans_at = {i for s, e, _ in out for i in range(s, e)}
+    for s, e, l in random_spans(length, labels):  # a few extra spans where there are none
+        if rng.random() < 0.2 and not any(i in spans_at for i in range(s, e)) and not any(i in spans_at for i in (s - 1, e)):
+            out.append([s, e, l])
+            spans_at.update(range(s, e))
+    return sorted(out)
+
+
+def bio(spans, length):
+    tags = ["O"] * length
+    for s, e, l in spans:
+        tags[s] = "B-" + l
+        for i in range(s + 1, e):
+            tags[i] = "I-" + l
+    return tags
+
+
+labels = ["PER", "LOC", "ORG", "PRODUCT"]
+docs = []
+for _ in range(60):
+    length = int(rng.integers(5, 30))
+    gold = random_spans(length, labels)
+    docs.append({"length": length, "gold": gold, "pred": perturb(gold, length, labels)})
+y_true = [bio(d["gold"], d["length"]) for d in docs]
+y_pred = [bio(d["pred"], d["length"]) for d in docs]
+spans = {"documents": docs, "precision": precision_score(y_true, y_pred), "recall": recall_score(y_true, y_pred),
+         "f1": f1_score(y_true, y_pred)}
+
 json.dump({
     "made_by": f"make_agreement_reference.py: krippendorff {version('krippendorff')}, "
-               f"scikit-learn {sklearn.__version__}, statsmodels {statsmodels.__version__}, numpy {np.__version__}",
-    "alpha": alpha_cases, "cohen": kappa_cases, "fleiss": fleiss_cases,
+               f"scikit-learn {sklearn.__version__}, statsmodels {statsmodels.__version__}, seqeval {version('seqeval')}, numpy {np.__version__}",
+    "alpha": alpha_cases, "cohen": kappa_cases, "fleiss": fleiss_cases, "spans": spans,
 }, sys.stdout, indent=1)

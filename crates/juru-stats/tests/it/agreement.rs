@@ -1,9 +1,12 @@
-//! Agreement statistics against the `krippendorff` package, scikit-learn's `cohen_kappa_score`
-//! and statsmodels' `fleiss_kappa` on the same data (tests/data/make_agreement_reference.py).
+//! Agreement statistics against the `krippendorff` package, scikit-learn's `cohen_kappa_score`,
+//! statsmodels' `fleiss_kappa` and seqeval on the same data (tests/data/make_agreement_reference.py);
+//! span overlap and label aggregation (majority vote, Dawid–Skene) on data made here.
 
 use juru_stats::StatsError;
+use juru_stats::aggregation::{Votes, dawid_skene, majority_vote};
 use juru_stats::agreement::{
-    KappaWeights, Level, bootstrap_units, cohen_kappa, fleiss_kappa, krippendorff_alpha, percent_agreement,
+    KappaWeights, Level, Span, SpanMatch, bootstrap_units, cohen_kappa, fleiss_kappa, krippendorff_alpha,
+    percent_agreement, span_f1,
 };
 use serde_json::Value;
 
@@ -121,4 +124,102 @@ fn bootstrap_intervals_are_seeded_and_narrow_with_more_units() {
     assert!(b.high - b.low < a.high - a.low, "more units, narrower: {a:?} {b:?}");
     let narrow = bootstrap_units(&small, alpha, 1000, 0.5, 7).unwrap();
     assert!(narrow.high - narrow.low < a.high - a.low);
+}
+
+fn spans(v: &Value) -> Vec<Span> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| Span {
+            start: s[0].as_u64().unwrap() as usize,
+            end: s[1].as_u64().unwrap() as usize,
+            label: s[2].as_str().unwrap().to_owned(),
+        })
+        .collect()
+}
+
+#[test]
+fn exact_span_f1_matches_seqeval() {
+    let data = reference();
+    let s = &data["spans"];
+    let docs: Vec<(Vec<Span>, Vec<Span>)> =
+        s["documents"].as_array().unwrap().iter().map(|d| (spans(&d["pred"]), spans(&d["gold"]))).collect();
+    let got = span_f1(&docs, SpanMatch::Exact);
+    for (name, have) in [("precision", got.precision), ("recall", got.recall), ("f1", got.f1)] {
+        let want = s[name].as_f64().unwrap();
+        assert!((have - want).abs() <= TOL, "{name}: got {have}, seqeval says {want}");
+    }
+}
+
+#[test]
+fn overlap_span_f1_gives_partial_credit() {
+    let span = |start, end, label: &str| Span { start, end, label: label.into() };
+    // Gold PER over 0..4; the annotator marked 0..2 as PER and 6..8 as LOC (gold has none).
+    let docs = vec![(vec![span(0, 2, "PER"), span(6, 8, "LOC")], vec![span(0, 4, "PER")])];
+    let exact = span_f1(&docs, SpanMatch::Exact);
+    assert_eq!((exact.matched, exact.f1), (0, 0.0));
+    let overlap = span_f1(&docs, SpanMatch::Overlap);
+    assert_eq!((overlap.matched, overlap.predicted, overlap.reference), (2, 4, 4));
+    assert!((overlap.f1 - 0.5).abs() < 1e-15);
+    // A different label over the same positions earns nothing; nothing on both sides agrees.
+    let relabelled = vec![(vec![span(0, 4, "LOC")], vec![span(0, 4, "PER")])];
+    assert_eq!(span_f1(&relabelled, SpanMatch::Overlap).f1, 0.0);
+    assert_eq!(span_f1(&[(vec![], vec![])], SpanMatch::Exact).f1, 1.0);
+}
+
+/// Items with a known true class, labelled by three careful annotators (90% right) and three
+/// spammers (uniformly random), each item by a random subset of four.
+fn crowd(items: usize, classes: usize, seed: u64) -> (Vec<Votes>, Vec<usize>) {
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    let mut truth = Vec::new();
+    let mut all = Vec::new();
+    for _ in 0..items {
+        let t = next() % classes;
+        truth.push(t);
+        let mut who: Vec<usize> = (0..6).collect();
+        for i in (1..who.len()).rev() {
+            who.swap(i, next() % (i + 1));
+        }
+        let votes = who[..4]
+            .iter()
+            .map(|&a| {
+                let careful = a < 3;
+                let label = if careful && next() % 10 != 0 { t } else { next() % classes };
+                (a, label)
+            })
+            .collect();
+        all.push(votes);
+    }
+    (all, truth)
+}
+
+#[test]
+fn dawid_skene_finds_the_careful_annotators_and_beats_the_majority() {
+    let (items, truth) = crowd(600, 3, 11);
+    let accuracy = |labels: &[usize]| {
+        labels.iter().zip(&truth).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64
+    };
+    let mv = majority_vote(&items, 3).unwrap();
+    let ds = dawid_skene(&items, 3, 100, 1e-6).unwrap();
+    let (mv_acc, ds_acc) = (accuracy(&mv.labels), accuracy(&ds.labels));
+    assert!(ds_acc > mv_acc + 0.03, "Dawid–Skene {ds_acc} vs majority {mv_acc}");
+    assert!(ds_acc > 0.9, "{ds_acc}");
+    assert!(ds.iterations < 100, "converged in {} iterations", ds.iterations);
+    // The diagonal of each confusion matrix estimates how often an annotator is right.
+    for a in 0..6 {
+        let right = (0..3).map(|k| ds.confusion[a][k][k]).sum::<f64>() / 3.0;
+        if a < 3 {
+            assert!((right - 0.933).abs() < 0.06, "careful annotator {a}: {right}");
+        } else {
+            assert!((right - 0.333).abs() < 0.1, "spammer {a}: {right}");
+        }
+    }
+    for p in &ds.posteriors {
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+    assert!(matches!(dawid_skene(&[vec![(0, 5)]], 3, 10, 1e-6), Err(StatsError::ClassOutOfRange { .. })));
 }
