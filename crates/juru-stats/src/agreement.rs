@@ -375,3 +375,93 @@ pub fn span_f1(documents: &[(Vec<Span>, Vec<Span>)], mode: SpanMatch) -> SpanSco
     };
     SpanScore { precision, recall, f1, matched, predicted, reference }
 }
+
+/// Krippendorff's alpha of each class on its own (nominal, the class against every other):
+/// which labels annotators agree on and which they confuse. Ratings are class indices.
+pub fn alpha_per_class(ratings: &[Vec<Option<usize>>], classes: usize) -> Vec<Result<f64, StatsError>> {
+    (0..classes)
+        .map(|k| {
+            let binary: Vec<Vec<Option<f64>>> = ratings
+                .iter()
+                .map(|c| c.iter().map(|r| r.map(|v| f64::from(u8::from(v == k)))).collect())
+                .collect();
+            krippendorff_alpha(&binary, Level::Nominal)
+        })
+        .collect()
+}
+
+/// How one annotator agrees with the others' consensus and with gold labels.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AnnotatorAgreement {
+    pub coder: usize,
+    /// Units this annotator rated.
+    pub rated: usize,
+    /// Units where the other annotators' majority is clear (no tie) and this one rated.
+    pub with_consensus: usize,
+    /// Share of those where this annotator gave the majority's label.
+    pub consensus_accuracy: Option<f64>,
+    /// Cohen's kappa against the majority of the others (unweighted).
+    pub consensus_kappa: Option<f64>,
+    /// Units with a gold label that this annotator rated.
+    pub with_gold: usize,
+    pub gold_accuracy: Option<f64>,
+    pub gold_kappa: Option<f64>,
+}
+
+/// Each annotator against the leave-one-out majority of the others (a unit counts when the
+/// others' most frequent label is unique) and against `gold` (a label per unit, or `None`).
+pub fn annotator_agreement(
+    ratings: &[Vec<Option<usize>>],
+    classes: usize,
+    gold: Option<&[Option<usize>]>,
+) -> Vec<AnnotatorAgreement> {
+    let units = ratings.first().map_or(0, Vec::len);
+    let score = |pairs: &[(usize, usize)]| -> (Option<f64>, Option<f64>) {
+        if pairs.is_empty() {
+            return (None, None);
+        }
+        let acc = pairs.iter().filter(|(a, b)| a == b).count() as f64 / pairs.len() as f64;
+        let (a, b): (Vec<usize>, Vec<usize>) = pairs.iter().copied().unzip();
+        (Some(acc), cohen_kappa(&a, &b, classes, KappaWeights::None).ok().filter(|k| k.is_finite()))
+    };
+    ratings
+        .iter()
+        .enumerate()
+        .map(|(coder, mine)| {
+            let mut with_consensus = Vec::new();
+            let mut with_gold = Vec::new();
+            for (u, rating) in mine.iter().enumerate().take(units) {
+                let Some(label) = rating.filter(|&l| l < classes) else { continue };
+                let mut counts = vec![0usize; classes];
+                for (other, theirs) in ratings.iter().enumerate() {
+                    if other != coder
+                        && let Some(Some(l)) = theirs.get(u)
+                        && *l < classes
+                    {
+                        counts[*l] += 1;
+                    }
+                }
+                let top = counts.iter().copied().max().unwrap_or(0);
+                if top > 0 && counts.iter().filter(|&&c| c == top).count() == 1 {
+                    let majority = counts.iter().position(|&c| c == top).unwrap_or(0);
+                    with_consensus.push((label, majority));
+                }
+                if let Some(Some(g)) = gold.and_then(|g| g.get(u)) {
+                    with_gold.push((label, *g));
+                }
+            }
+            let (consensus_accuracy, consensus_kappa) = score(&with_consensus);
+            let (gold_accuracy, gold_kappa) = score(&with_gold);
+            AnnotatorAgreement {
+                coder,
+                rated: mine.iter().filter(|r| r.is_some()).count(),
+                with_consensus: with_consensus.len(),
+                consensus_accuracy,
+                consensus_kappa,
+                with_gold: with_gold.len(),
+                gold_accuracy,
+                gold_kappa,
+            }
+        })
+        .collect()
+}

@@ -126,8 +126,41 @@ y_pred = [bio(d["pred"], d["length"]) for d in docs]
 spans = {"documents": docs, "precision": precision_score(y_true, y_pred), "recall": recall_score(y_true, y_pred),
          "f1": f1_score(y_true, y_pred)}
 
+# Per-class alpha (each class against the rest) and each annotator against the others'
+# leave-one-out majority (units with a unique most frequent label) and against gold.
+k_classes, coders, units = 4, 5, 150
+truth = rng.integers(0, k_classes, units)
+labelled = np.empty((coders, units))
+for c, noise in enumerate([0.1, 0.2, 0.3, 0.5, 0.9]):
+    labelled[c] = np.where(rng.random(units) < noise, rng.integers(0, k_classes, units), truth)
+labelled[rng.random((coders, units)) < 0.2] = np.nan
+gold = np.where(rng.random(units) < 0.5, truth, -1)  # half the units have a gold label
+per_class = [float(krippendorff.alpha(reliability_data=np.where(np.isnan(labelled), np.nan, (labelled == k).astype(float)),
+                                      level_of_measurement="nominal")) for k in range(k_classes)]
+annotators = []
+for c in range(coders):
+    cons, vs_gold = [], []
+    for u in range(units):
+        if np.isnan(labelled[c, u]):
+            continue
+        others = [int(labelled[o, u]) for o in range(coders) if o != c and not np.isnan(labelled[o, u])]
+        counts = np.bincount(others, minlength=k_classes) if others else np.zeros(k_classes, int)
+        top = counts.max()
+        if top > 0 and (counts == top).sum() == 1:
+            cons.append((int(labelled[c, u]), int(counts.argmax())))
+        if gold[u] >= 0:
+            vs_gold.append((int(labelled[c, u]), int(gold[u])))
+    score = lambda pairs: (float(np.mean([a == b for a, b in pairs])),
+                           float(cohen_kappa_score([a for a, _ in pairs], [b for _, b in pairs], labels=list(range(k_classes)))))
+    (ca, ck), (ga, gk) = score(cons), score(vs_gold)
+    annotators.append({"with_consensus": len(cons), "consensus_accuracy": ca, "consensus_kappa": ck,
+                       "with_gold": len(vs_gold), "gold_accuracy": ga, "gold_kappa": gk})
+per_annotator = {"classes": k_classes, "ratings": as_json(labelled), "gold": [None if g < 0 else int(g) for g in gold],
+                 "alpha_per_class": per_class, "annotators": annotators}
+
 json.dump({
     "made_by": f"make_agreement_reference.py: krippendorff {version('krippendorff')}, "
                f"scikit-learn {sklearn.__version__}, statsmodels {statsmodels.__version__}, seqeval {version('seqeval')}, numpy {np.__version__}",
     "alpha": alpha_cases, "cohen": kappa_cases, "fleiss": fleiss_cases, "spans": spans,
+    "per_annotator": per_annotator,
 }, sys.stdout, indent=1)

@@ -5,8 +5,8 @@
 use juru_stats::StatsError;
 use juru_stats::aggregation::{Votes, dawid_skene, majority_vote};
 use juru_stats::agreement::{
-    KappaWeights, Level, Span, SpanMatch, bootstrap_units, cohen_kappa, fleiss_kappa, krippendorff_alpha,
-    percent_agreement, span_f1,
+    KappaWeights, Level, Span, SpanMatch, alpha_per_class, annotator_agreement, bootstrap_units, cohen_kappa,
+    fleiss_kappa, krippendorff_alpha, percent_agreement, span_f1,
 };
 use serde_json::Value;
 
@@ -222,4 +222,48 @@ fn dawid_skene_finds_the_careful_annotators_and_beats_the_majority() {
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }
     assert!(matches!(dawid_skene(&[vec![(0, 5)]], 3, 10, 1e-6), Err(StatsError::ClassOutOfRange { .. })));
+}
+
+#[test]
+fn per_class_alpha_and_each_annotator_against_consensus_and_gold_match_the_references() {
+    let data = reference();
+    let case = &data["per_annotator"];
+    let classes = case["classes"].as_u64().unwrap() as usize;
+    let labels: Vec<Vec<Option<usize>>> =
+        ratings(&case["ratings"]).iter().map(|c| c.iter().map(|r| r.map(|v| v as usize)).collect()).collect();
+    let gold: Vec<Option<usize>> =
+        case["gold"].as_array().unwrap().iter().map(|g| g.as_u64().map(|g| g as usize)).collect();
+    for (k, (got, want)) in alpha_per_class(&labels, classes)
+        .into_iter()
+        .zip(case["alpha_per_class"].as_array().unwrap())
+        .enumerate()
+    {
+        let (got, want) = (got.unwrap(), want.as_f64().unwrap());
+        assert!((got - want).abs() <= TOL, "class {k}: got {got}, krippendorff says {want}");
+    }
+    let report = annotator_agreement(&labels, classes, Some(&gold));
+    let expected = case["annotators"].as_array().unwrap();
+    assert_eq!(report.len(), expected.len());
+    for (a, want) in report.iter().zip(expected) {
+        assert_eq!(
+            a.with_consensus as u64,
+            want["with_consensus"].as_u64().unwrap(),
+            "annotator {}",
+            a.coder
+        );
+        assert_eq!(a.with_gold as u64, want["with_gold"].as_u64().unwrap(), "annotator {}", a.coder);
+        for (name, have) in [
+            ("consensus_accuracy", a.consensus_accuracy),
+            ("consensus_kappa", a.consensus_kappa),
+            ("gold_accuracy", a.gold_accuracy),
+            ("gold_kappa", a.gold_kappa),
+        ] {
+            let (have, want) = (have.unwrap(), want[name].as_f64().unwrap());
+            assert!((have - want).abs() <= TOL, "annotator {} {name}: got {have}, reference {want}", a.coder);
+        }
+    }
+    // The careless annotator (90% random) is the one that agrees least with the others.
+    let worst =
+        report.iter().min_by(|a, b| a.consensus_kappa.partial_cmp(&b.consensus_kappa).unwrap()).unwrap();
+    assert_eq!(worst.coder, 4);
 }
