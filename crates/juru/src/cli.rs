@@ -51,7 +51,7 @@ pub(crate) enum Command {
     /// User accounts.
     #[command(subcommand)]
     User(UserCommand),
-    /// The model registry and the built-in text classifier.
+    /// The model registry: list, import, connect external providers, train and run models.
     #[command(subcommand)]
     Model(ModelCommand),
     /// Fetch the pinned default model pack (SmolLM2 chat LLM, MiniLM embeddings, Indonesian
@@ -250,6 +250,7 @@ pub(crate) enum ModelCommand {
     /// OpenAI, another Juru) as a new version of MODEL. The API key is read from the
     /// environment variable named by --api-key-env, stored encrypted, and never shown back.
     Provider {
+        /// The model's name in the registry (made when missing).
         model: String,
         /// The API root, e.g. http://127.0.0.1:11434/v1.
         #[arg(long)]
