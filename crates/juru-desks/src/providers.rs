@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::secrets::Sealer;
-use crate::serving::{Engine, ProviderTask, format};
+use crate::serving::{Engine, format};
 use crate::views::{CreateModel, ModelVersionView, RegisterProvider};
 use crate::{Actor, DeskError, Desks, Result};
 
@@ -137,7 +137,7 @@ impl Desks {
             Some(sealed) => Some(self.sealer()?.open(&sealed, &version.id)?),
             None => None,
         };
-        let task = if settings.task == "embedding" { ProviderTask::Embedding } else { ProviderTask::Chat };
+        let task = crate::serving::provider_task(&version.lineage);
         Ok(Engine::Provider(Arc::new(Provider::new(config(&settings, key))?), task))
     }
 }

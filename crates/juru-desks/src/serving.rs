@@ -145,8 +145,12 @@ impl Desks {
                     format::GGUF => Task::Generate,
                     format::SAFETENSORS => Task::Embed,
                     format::CLASSIFIER => Task::Classify,
-                    format::PROVIDER if v.lineage.contains("\"task\":\"embedding\"") => Task::Embed,
-                    format::PROVIDER => Task::Generate,
+                    format::PROVIDER => {
+                        match provider_task(&serde_json::from_str(&v.lineage).unwrap_or_default()) {
+                            ProviderTask::Embedding => Task::Embed,
+                            ProviderTask::Chat => Task::Generate,
+                        }
+                    }
                     _ => continue,
                 };
                 if !tasks.contains(&t) {
@@ -158,17 +162,6 @@ impl Desks {
             }
         }
         Ok(out)
-    }
-
-    /// Registry models that can chat in the actor's workspace.
-    pub async fn chat_models(&self, actor: &Actor) -> Result<Vec<crate::views::ModelView>> {
-        Ok(self
-            .servable_models(actor)
-            .await?
-            .into_iter()
-            .filter(|(_, tasks)| tasks.contains(&Task::Generate))
-            .map(|(m, _)| m)
-            .collect())
     }
 
     /// Resolves a reference and loads what runs it (cached by version).
@@ -469,6 +462,14 @@ impl Desks {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// What a provider version was registered for, from its lineage (`{"provider": {"task": …}}`).
+pub(crate) fn provider_task(lineage: &serde_json::Value) -> ProviderTask {
+    match lineage["provider"]["task"].as_str() {
+        Some("embedding") => ProviderTask::Embedding,
+        _ => ProviderTask::Chat,
     }
 }
 

@@ -93,23 +93,12 @@ async fn connect(
         alias: Some("production".into()),
     };
     match state.desks.register_provider(&s.actor, &name, &req).await {
-        Ok(_) => Ok(Redirect::to(&format!("/models/{}", urlencoding_path(&name))).into_response()),
+        Ok(_) => Ok(Redirect::to(&format!("/models/{}", super::urlencode(&name))).into_response()),
         Err(e @ (DeskError::Invalid(_) | DeskError::Conflict { .. })) => {
             Ok(list_page(&state, &s, Some(e.to_string())).await?.into_response())
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// A registry name in a URL path (names are letters, digits, `-`, `_` and `.`, so this only
-/// guards against surprises).
-fn urlencoding_path(name: &str) -> String {
-    name.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[derive(Deserialize)]

@@ -85,6 +85,11 @@ impl Drop for Server {
     }
 }
 
+/// GET a JSON document from Juru with an API token.
+async fn get_json(url: &str, token: &str) -> serde_json::Value {
+    reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -288,15 +293,7 @@ async fn crash_story(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let res: serde_json::Value = client
-        .get(format!("{base}/api/v1/datasets/besar"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let res: serde_json::Value = get_json(&format!("{base}/api/v1/datasets/besar"), &token).await;
     assert_eq!(res["versions"][0]["row_count"], 400_000);
     server.kill();
 }
@@ -469,16 +466,9 @@ async fn the_openai_python_client_chats_with_a_local_model() {
     );
 
     // Every call was logged as a trace, with its tokens.
-    let client = reqwest::Client::new();
-    let traces: serde_json::Value = client
-        .get(format!("{base}/api/v1/traces?model=smollm2-135m-instruct&name=llm.generate"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let traces: serde_json::Value =
+        get_json(&format!("{base}/api/v1/traces?model=smollm2-135m-instruct&name=llm.generate"), &token)
+            .await;
     let items = traces["items"].as_array().unwrap();
     assert_eq!(items.len(), 3, "chat, streamed chat and completion: {traces}");
     assert!(items.iter().all(|t| t["output_tokens"].as_i64().unwrap() > 0));

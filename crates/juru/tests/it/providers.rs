@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{Site, free_addr, pulled_and_serving, stderr, stdout};
+use super::{Site, free_addr, get_json, pulled_and_serving, stderr, stdout};
 
 /// Reads one HTTP request's head and body (by Content-Length) from `s`.
 async fn read_request(s: &mut TcpStream) -> Vec<u8> {
@@ -279,14 +279,6 @@ async fn juru_calls_an_external_provider_over_http_with_retries_and_a_sealed_key
     }
 
     // Each call through a provider is a trace, failures included.
-    let traces: Value = client
-        .get(format!("{base}/api/v1/traces?model=nowhere"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let traces: Value = get_json(&format!("{base}/api/v1/traces?model=nowhere"), &token).await;
     assert_eq!(traces["items"][0]["status"], "error", "{traces}");
 }
