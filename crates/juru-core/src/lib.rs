@@ -5,6 +5,7 @@ pub mod audit;
 pub mod dataset;
 pub mod error;
 pub mod ids;
+pub mod labels;
 pub mod names;
 pub mod roles;
 pub mod timefmt;

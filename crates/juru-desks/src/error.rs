@@ -15,6 +15,10 @@ pub enum DeskError {
     Conflict { kind: &'static str, key: String },
     #[error("{0}")]
     Invalid(String),
+    /// Well formed, but the object's state forbids it (a closed project, an item with all the
+    /// answers it takes): 409.
+    #[error("{0}")]
+    Refused(String),
     /// A file with bad rows: nothing was imported.
     #[error("{count} row(s) could not be read, nothing was imported: {summary}")]
     BadRows { count: u64, summary: String, errors: Vec<RowError> },
@@ -31,6 +35,7 @@ impl From<StoreError> for DeskError {
             StoreError::NotFound { kind, key } => DeskError::NotFound { kind, key },
             StoreError::Conflict { kind, key } => DeskError::Conflict { kind, key },
             StoreError::Invalid(msg) => DeskError::Invalid(msg),
+            StoreError::Refused(msg) => DeskError::Refused(msg),
             other => DeskError::Internal(Box::new(other)),
         }
     }

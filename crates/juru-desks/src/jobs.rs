@@ -24,7 +24,8 @@ pub const JOB_LEASE_MS: i64 = 30_000;
 /// Attempts before a job that keeps killing its worker is failed.
 pub const MAX_ATTEMPTS: i64 = 3;
 /// The job kinds this build knows how to run.
-pub const KINDS: &[&str] = &[DATASET_IMPORT, MODEL_TRAIN];
+pub const KINDS: &[&str] = &[DATASET_IMPORT, MODEL_TRAIN, LABELING_RETRAIN];
+pub use crate::labeling::active::LABELING_RETRAIN;
 pub const DATASET_IMPORT: &str = "dataset.import";
 pub const MODEL_TRAIN: &str = "model.train";
 
@@ -72,6 +73,16 @@ impl Desks {
         tx.commit().await?;
         self.job_wakeup.notify_one();
         Ok(job.into())
+    }
+
+    /// Queues an active-learning retraining of a labeling project.
+    pub(crate) async fn enqueue_labeling_retrain(
+        &self,
+        actor: &Actor,
+        params: &crate::labeling::active::RetrainParams,
+        summary: serde_json::Value,
+    ) -> Result<JobView> {
+        self.enqueue(actor, LABELING_RETRAIN, params, summary).await
     }
 
     /// Queues the import of a file already spooled into the data directory.
@@ -191,6 +202,13 @@ impl Worker {
         match job.kind.as_str() {
             DATASET_IMPORT => self.run_import(job).await,
             MODEL_TRAIN => self.run_train(job).await,
+            LABELING_RETRAIN => {
+                let p: crate::labeling::active::RetrainParams =
+                    serde_json::from_str(&job.params).map_err(DeskError::internal)?;
+                let actor = self.job_actor(job, &p.user_id).await?;
+                let outcome = self.desks.retrain_label_model(&actor, &p.project).await?;
+                serde_json::to_value(outcome).map_err(DeskError::internal)
+            }
             other => Err(DeskError::invalid(format!("unknown job kind {other:?}"))),
         }
     }

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod imports;
 pub mod jobs;
+pub mod labeling;
 pub mod members;
 pub mod packs;
 pub mod providers;

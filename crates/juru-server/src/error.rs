@@ -77,6 +77,7 @@ impl From<DeskError> for ApiError {
             DeskError::NotFound { .. } => ApiError::new(S::NOT_FOUND, "not_found", e.to_string()),
             DeskError::Conflict { .. } => ApiError::new(S::CONFLICT, "conflict", e.to_string()),
             DeskError::Invalid(msg) => ApiError::bad_request(msg),
+            DeskError::Refused(msg) => ApiError::new(S::CONFLICT, "refused", msg),
             DeskError::Unavailable(msg) => ApiError::new(S::BAD_GATEWAY, "upstream_unavailable", msg),
             DeskError::BadRows { ref errors, .. } => {
                 let rows = Some(

@@ -57,9 +57,12 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
+                            // The busy timeout first: switching to WAL takes a lock, and
+                            // connections opened in a burst would otherwise fail at once
+                            // with "database is locked".
                             conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                                  PRAGMA cache_size = -65536",
                             )
                             .await?;
@@ -112,7 +115,14 @@ impl Store {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,
         };
-        let tx = self.pool.begin().await?;
+        // On SQLite a write transaction takes the write lock when it begins (waiting out the busy
+        // timeout), not at its first write: a deferred transaction that has read and then finds
+        // another connection still holding the lock (say, one whose rollback is still queued
+        // after a dropped transaction) fails at once with "database is locked".
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         Ok(WriteTx { tx, _guard: guard, needs_audit: audited, audited: false, backend: self.backend })
     }
 

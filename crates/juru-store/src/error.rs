@@ -10,6 +10,9 @@ pub enum StoreError {
     Conflict { kind: &'static str, key: String },
     #[error("{0}")]
     Invalid(String),
+    /// The request is well formed but the object's state forbids it (a full or closed queue).
+    #[error("{0}")]
+    Refused(String),
     #[error("write committed without an audit entry")]
     Unaudited,
     #[error("database error: {0}")]

@@ -10,6 +10,7 @@ mod db;
 pub mod error;
 pub mod external;
 pub mod jobs;
+pub mod labeling;
 mod migrations;
 pub mod models;
 pub mod page;

@@ -255,6 +255,85 @@ CREATE TABLE model_credentials (
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 3,
+        name: "labeling",
+        // A project labels the items of one dataset version. `label_tasks` holds one row per item
+        // with its count of submitted answers: submitting raises it with a conditional UPDATE
+        // (`submitted < overlap`), whose row lock makes concurrent submits queue on PostgreSQL
+        // (SQLite's writers are serialised anyway), so no item ever gets more than `overlap`.
+        common: r#"
+CREATE TABLE label_projects (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    dataset_version_id TEXT NOT NULL REFERENCES dataset_versions(id),
+    text_field TEXT NOT NULL,
+    guidelines TEXT NOT NULL DEFAULT '',
+    schema_version BIGINT NOT NULL DEFAULT 1,
+    overlap BIGINT NOT NULL DEFAULT 1,
+    blind BIGINT NOT NULL DEFAULT 1,
+    ordering TEXT NOT NULL DEFAULT 'sequential',
+    status TEXT NOT NULL DEFAULT 'open',
+    item_count BIGINT NOT NULL DEFAULT 0,
+    settings TEXT NOT NULL DEFAULT '{}',
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (workspace_id, name)
+);
+CREATE TABLE label_schemas (
+    project_id TEXT NOT NULL REFERENCES label_projects(id) ON DELETE CASCADE,
+    version BIGINT NOT NULL,
+    spec TEXT NOT NULL,
+    change TEXT NOT NULL DEFAULT '',
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (project_id, version)
+);
+CREATE TABLE label_tasks (
+    project_id TEXT NOT NULL REFERENCES label_projects(id) ON DELETE CASCADE,
+    idx BIGINT NOT NULL,
+    submitted BIGINT NOT NULL DEFAULT 0,
+    gold TEXT,
+    assigned_to TEXT,
+    uncertainty DOUBLE PRECISION,
+    suggestion TEXT,
+    PRIMARY KEY (project_id, idx)
+);
+CREATE INDEX label_tasks_queue ON label_tasks (project_id, submitted, idx);
+CREATE TABLE label_answers (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL REFERENCES label_projects(id) ON DELETE CASCADE,
+    idx BIGINT NOT NULL,
+    annotator TEXT NOT NULL,
+    status TEXT NOT NULL,
+    value TEXT,
+    original TEXT,
+    schema_version BIGINT NOT NULL,
+    seconds DOUBLE PRECISION,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (project_id, idx, annotator)
+);
+CREATE INDEX label_answers_by_status ON label_answers (project_id, status, idx);
+CREATE TABLE label_resolutions (
+    project_id TEXT NOT NULL REFERENCES label_projects(id) ON DELETE CASCADE,
+    idx BIGINT NOT NULL,
+    value TEXT NOT NULL,
+    method TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    sources TEXT NOT NULL DEFAULT '[]',
+    schema_version BIGINT NOT NULL,
+    resolved_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (project_id, idx)
+);
+"#,
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -5,6 +5,7 @@ mod ai_systems;
 mod audit;
 mod datasets;
 mod jobs;
+mod labeling;
 mod members;
 mod models;
 mod openai;
@@ -69,6 +70,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(traces::routes())
         .merge(scores::routes())
         .merge(jobs::routes())
+        .merge(labeling::routes())
         .merge(models::routes())
         .merge(audit::routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).merge(openai::routes())

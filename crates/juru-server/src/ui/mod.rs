@@ -3,6 +3,7 @@
 //! carries the session's CSRF token.
 
 pub(crate) mod i18n;
+mod labeling;
 mod models;
 mod pages;
 mod settings;
@@ -42,6 +43,7 @@ pub(crate) fn router(_state: AppState) -> axum::Router<AppState> {
                 ([(header::CONTENT_TYPE, "text/javascript")], include_str!("../../static/app.js"))
             }),
         )
+        .merge(labeling::routes())
         .merge(pages::routes())
         .merge(models::routes())
         .merge(settings::routes())

@@ -518,6 +518,12 @@ async fn openapi_document_lists_every_endpoint() {
         "/v1/completions",
         "/v1/embeddings",
         "/api/v1/models/{model}/providers",
+        "/api/v1/labeling/projects",
+        "/api/v1/labeling/projects/{project}/next",
+        "/api/v1/labeling/projects/{project}/items/{index}/answer",
+        "/api/v1/labeling/projects/{project}/agreement",
+        "/api/v1/labeling/projects/{project}/export",
+        "/api/v1/labeling/projects/{project}/import",
     ] {
         assert!(paths.contains_key(p), "{p} missing");
     }

@@ -290,3 +290,169 @@ async fn chat_with_the_local_llm_and_compare_texts_by_embedding() {
     browser.screenshot(&shots.join("browser-5-similarity.png")).await;
     browser.quit().await;
 }
+
+impl Browser {
+    /// Presses keys on the focused page, one after another; `(modifier, key)` pairs hold the
+    /// modifier down around the key.
+    async fn keys(&self, keys: &[(Option<&str>, &str)]) {
+        let mut actions = Vec::new();
+        for (modifier, key) in keys {
+            if let Some(m) = modifier {
+                actions.push(json!({"type": "keyDown", "value": m}));
+            }
+            actions.push(json!({"type": "keyDown", "value": key}));
+            actions.push(json!({"type": "keyUp", "value": key}));
+            if let Some(m) = modifier {
+                actions.push(json!({"type": "keyUp", "value": m}));
+            }
+        }
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]});
+        self.cmd(reqwest::Method::POST, "/actions", Some(body)).await;
+        self.cmd(reqwest::Method::DELETE, "/actions", None).await;
+    }
+
+    /// Presses the mouse on one element and releases it on another, selecting what lies between.
+    async fn drag(&self, from_css: &str, to_css: &str) {
+        const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+        let (from, to) = (self.find(from_css).await, self.find(to_css).await);
+        let body = json!({"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+            "actions": [
+                {"type": "pointerMove", "origin": {ELEMENT: from}, "x": 0, "y": 0},
+                {"type": "pointerDown", "button": 0},
+                {"type": "pointerMove", "origin": {ELEMENT: to}, "x": 0, "y": 0, "duration": 100},
+                {"type": "pointerUp", "button": 0}]}]});
+        self.cmd(reqwest::Method::POST, "/actions", Some(body)).await;
+        self.cmd(reqwest::Method::DELETE, "/actions", None).await;
+    }
+}
+
+const RIGHT: &str = "\u{E014}";
+const LEFT: &str = "\u{E012}";
+const SHIFT: &str = "\u{E008}";
+
+/// An annotator labels with the keyboard only (number keys, Enter, arrows, `?`), then marks
+/// spans with the keyboard and with the mouse, and the project's page shows the figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_items_with_keys_only_and_select_spans() {
+    use juru_desks::labeling::{CreateProject, TaskView};
+    let app = TestApp::new(TestDb::new(Backend::Sqlite).await).await;
+    let annotator = crate::username(Role::Annotator);
+    app.desks
+        .update_user(&app.acme, &annotator, &UpdateUser { locale: Some("en".into()), ..Default::default() })
+        .await
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let csv = work.path().join("tweets.csv");
+    std::fs::write(
+        &csv,
+        "id,text\n1,Joko pergi ke Bandung\n2,dasar kamu bodoh sekali\n3,kebun raya Bogor indah\n",
+    )
+    .unwrap();
+    let req = juru_desks::datasets::ImportRequest {
+        name: "tweets".into(),
+        description: String::new(),
+        format: None,
+        new_version: false,
+        source: "tweets.csv".into(),
+        message: String::new(),
+    };
+    app.desks.import_file(&app.acme, &csv, &req, Default::default()).await.unwrap();
+    let project = |name: &str, schema: Value| CreateProject {
+        name: name.into(),
+        description: String::new(),
+        dataset: "tweets".into(),
+        version: None,
+        text_field: "text".into(),
+        schema: serde_json::from_value(schema).unwrap(),
+        guidelines: "HS: menyerang kelompok.".into(),
+        overlap: Some(1),
+        blind: None,
+        ordering: None,
+        honeypots: Vec::new(),
+        annotators: Vec::new(),
+        retrain_every: None,
+    };
+    app.desks
+        .create_label_project(
+            &app.acme,
+            &project("ujaran", json!({"kind": "single", "labels": ["HS", "Abusive", "Neither"]})),
+        )
+        .await
+        .unwrap();
+    app.desks
+        .create_label_project(&app.acme, &project("ner", json!({"kind": "spans", "labels": ["PER", "LOC"]})))
+        .await
+        .unwrap();
+    let base = serve(&app).await;
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let browser = Browser::start(&work.path().join("profile")).await;
+    log_in(&browser, &format!("{base}/labeling/ujaran/annotate"), &annotator, "annotator-secret-pw").await;
+    let at = |n: i64| move |_: &str, src: &str| src.contains(&format!("data-index=\"{n}\""));
+    browser.wait_for("item 0", 10, at(0)).await;
+    assert_eq!(browser.text("#item-text").await, "Joko pergi ke Bandung");
+
+    // 3 picks "Neither", Enter submits and brings item 1.
+    browser.keys(&[(None, "3"), (None, ENTER)]).await;
+    browser.wait_for("item 1 after submitting", 10, at(1)).await;
+    // → moves past item 1 without answering, ← comes back to it.
+    browser.keys(&[(None, RIGHT)]).await;
+    browser.wait_for("item 2", 10, at(2)).await;
+    browser.keys(&[(None, LEFT)]).await;
+    browser.wait_for("back to item 1", 10, at(1)).await;
+    browser.keys(&[(None, "2")]).await;
+    browser.wait_for("Abusive picked", 10, |_, src| src.contains("class=\"on\"")).await;
+    browser.keys(&[(None, "?")]).await;
+    browser
+        .wait_for("the shortcuts", 10, |_, src| {
+            src.contains("id=\"help\" class=\"help\" role=\"dialog\"")
+                && !src.contains("id=\"help\" class=\"help\" hidden")
+        })
+        .await;
+    browser.screenshot(&shots.join("browser-6-labeling.png")).await;
+    browser.keys(&[(None, "?"), (None, ENTER)]).await;
+    browser.wait_for("item 2 after the second submit", 10, at(2)).await;
+    let mine = |task: TaskView| task.mine.and_then(|a| a.value);
+    let user = app.desks.store.user_by_name(&annotator).await.unwrap();
+    let labeler = juru_desks::Actor { user_id: user.id, username: annotator.clone(), ..app.acme.clone() };
+    assert_eq!(mine(app.desks.label_task(&labeler, "ujaran", 0).await.unwrap()), Some(json!("Neither")));
+    assert_eq!(mine(app.desks.label_task(&labeler, "ujaran", 1).await.unwrap()), Some(json!("Abusive")));
+
+    // Spans: keyboard on item 0 — 1 labels the token under the cursor, → ×3 moves to
+    // "Bandung", 2 labels it; Enter submits.
+    browser.goto(&format!("{base}/labeling/ner/annotate")).await;
+    browser.wait_for("span item 0", 10, at(0)).await;
+    browser.keys(&[(None, "1"), (None, RIGHT), (None, RIGHT), (None, RIGHT), (None, "2")]).await;
+    browser.wait_for("two spans", 10, |_, src| src.matches("<sup>").count() == 2).await;
+    browser.keys(&[(None, ENTER)]).await;
+    browser.wait_for("span item 1", 10, at(1)).await;
+    assert_eq!(
+        mine(app.desks.label_task(&labeler, "ner", 0).await.unwrap()),
+        Some(json!([{"start": 0, "end": 4, "label": "PER"}, {"start": 14, "end": 21, "label": "LOC"}]))
+    );
+    // Item 1, "dasar kamu bodoh sekali": the mouse selects "kamu bodoh", 1 labels it.
+    browser.drag(".tok[data-i=\"1\"]", ".tok[data-i=\"2\"]").await;
+    browser.keys(&[(None, "1")]).await;
+    browser.wait_for("the mouse span", 10, |_, src| src.contains("<sup>PER</sup>")).await;
+    browser.screenshot(&shots.join("browser-7-spans.png")).await;
+    browser.keys(&[(None, ENTER)]).await;
+    browser.wait_for("span item 2", 10, at(2)).await;
+    assert_eq!(
+        mine(app.desks.label_task(&labeler, "ner", 1).await.unwrap()),
+        Some(json!([{"start": 6, "end": 16, "label": "PER"}]))
+    );
+    // Item 2, "kebun raya Bogor indah": Shift+→ extends the selection over "kebun raya", 2
+    // labels it; → moves to "Bogor", 2 labels that.
+    browser.keys(&[(Some(SHIFT), RIGHT), (None, "2"), (None, RIGHT), (None, "2"), (None, ENTER)]).await;
+    browser.wait_for("nothing left", 10, |_, src| src.contains("Nothing left to label")).await;
+    assert_eq!(
+        mine(app.desks.label_task(&labeler, "ner", 2).await.unwrap()),
+        Some(json!([{"start": 0, "end": 10, "label": "LOC"}, {"start": 11, "end": 16, "label": "LOC"}]))
+    );
+
+    browser.goto(&format!("{base}/labeling/ujaran")).await;
+    browser.wait_for("the dashboard", 10, |_, src| src.contains("id=\"agreement\"")).await;
+    let progress = browser.text("#progress").await;
+    assert!(progress.contains("2\nComplete"), "{progress}");
+    browser.screenshot(&shots.join("browser-8-project.png")).await;
+    browser.quit().await;
+}

@@ -3,6 +3,7 @@
 
 mod api;
 mod browser;
+mod labeling;
 mod roles;
 
 use std::collections::HashMap;

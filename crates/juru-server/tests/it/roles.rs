@@ -86,6 +86,15 @@ fn cases(role: Role, trace_id: &str) -> Vec<Case> {
             allowed: &[Admin, MlEngineer],
         },
         Case { method: "GET", path: "/api/v1/jobs".into(), body: None, allowed: EVERYONE },
+        Case { method: "GET", path: "/api/v1/labeling/projects".into(), body: None, allowed: EVERYONE },
+        // `d-admin` exists from the admin's import case above (admin's cases run first).
+        Case {
+            method: "POST",
+            path: "/api/v1/labeling/projects".into(),
+            body: Some(json!({"name": format!("lp-{r}"), "dataset": "d-admin", "text_field": "b",
+                              "schema": {"kind": "single", "labels": ["x", "y"]}})),
+            allowed: &[Admin, Annotator],
+        },
         Case {
             method: "GET",
             path: "/api/v1/audit".into(),
@@ -179,7 +188,7 @@ both_backends!(every_role_against_every_endpoint, |db: TestDb| async move {
         let (status, _) = send(&app, &case, Some("juru_not_a_real_token")).await;
         assert_eq!(status, 401, "{} {} with a bad token", case.method, case.path);
     }
-    assert_eq!(checked, 11 * 22);
+    assert_eq!(checked, 11 * 24);
 });
 
 both_backends!(revoked_token_and_removed_role_stop_working, |db: TestDb| async move {

@@ -3,6 +3,7 @@
 mod audit;
 mod datasets;
 mod jobs;
+mod labeling;
 mod traces;
 
 use juru_store::audit::NewAudit;
