@@ -79,6 +79,18 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         repeat: usize,
     },
+    /// Krippendorff's alpha (nominal and interval) of a coders × units CSV (one coder per line,
+    /// `nan` for a missing rating); prints each value and the median time of `repeat` runs.
+    Alpha {
+        #[arg(long)]
+        nominal: std::path::PathBuf,
+        #[arg(long)]
+        interval: std::path::PathBuf,
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
     /// GET one path at a fixed rate; prints latency percentiles.
     Get {
         #[arg(long)]
@@ -105,7 +117,51 @@ async fn main() -> Result<()> {
         Cmd::Classify { train, test, epochs } => classify(&train, &test, epochs),
         Cmd::Llm { gguf, tokens, streams, question } => llm(&gguf, tokens, streams, &question),
         Cmd::Embed { model, sentences, repeat } => embed(&model, &sentences, repeat),
+        Cmd::Alpha { nominal, interval, repeat, threads } => alpha(&nominal, &interval, repeat, threads),
     }
+}
+
+/// Reads a coders × units matrix: one coder per line, comma-separated, `nan` when missing.
+fn read_ratings(path: &std::path::Path) -> Result<Vec<Vec<Option<f64>>>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.split(',')
+                .map(|v| match v.trim() {
+                    "nan" | "" => Ok(None),
+                    x => x
+                        .parse::<f64>()
+                        .map(Some)
+                        .with_context(|| format!("{}: {x:?} is not a number", path.display())),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn alpha(nominal: &std::path::Path, interval: &std::path::Path, repeat: usize, threads: usize) -> Result<()> {
+    use juru_stats::agreement::{Level, krippendorff_alpha_with};
+    let mut out = serde_json::Map::new();
+    for (name, path, level) in [("nominal", nominal, Level::Nominal), ("interval", interval, Level::Interval)]
+    {
+        let ratings = read_ratings(path)?;
+        let mut times = Vec::with_capacity(repeat);
+        let mut value = 0.0;
+        for _ in 0..repeat.max(1) {
+            let t = Instant::now();
+            value = krippendorff_alpha_with(&ratings, level, threads)?;
+            times.push(t.elapsed().as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        let units = ratings.first().map_or(0, Vec::len);
+        out.insert(
+            name.into(),
+            json!({"alpha": value, "seconds": times[times.len() / 2], "coders": ratings.len(), "units": units}),
+        );
+    }
+    println!("{}", serde_json::Value::Object(out));
+    Ok(())
 }
 
 fn batch_body(prefix: &str, b: usize, size: usize) -> Vec<u8> {

