@@ -230,10 +230,13 @@
 
   async function resolve() {
     if (!task) return;
-    const reason = prompt("Reason") || "";
-    if (!reason.trim()) return status("a resolution needs a reason", true);
+    const box = $("reason");
+    const reason = box.value.trim();
+    if (value === null) return status("pick an answer with its number first", true);
+    if (!reason) { box.focus(); return status("a resolution needs a reason", true); }
     try {
       await call("PUT", `/items/${task.index}/resolution`, { value, reason });
+      box.value = "";
       adjudicateFrom = task.index + 1;
       await nextDisagreement();
     } catch (e) { status(e.message, true); }
@@ -277,7 +280,9 @@
 
   document.addEventListener("keydown", (ev) => {
     const inField = ev.target instanceof HTMLTextAreaElement || ev.target instanceof HTMLInputElement;
-    if (inField && !(ev.key === "Enter" && (ev.ctrlKey || ev.metaKey))) return;
+    // In the reason box Enter resolves; in the corrected text Ctrl+Enter submits.
+    const resolving = mode === "adjudicate" && ev.target.id === "reason" && ev.key === "Enter";
+    if (inField && !resolving && !(ev.key === "Enter" && (ev.ctrlKey || ev.metaKey))) return;
     if (ev.key === "?") { $("help").hidden = !$("help").hidden; ev.preventDefault(); return; }
     if (ev.key === "Escape") { $("help").hidden = true; return; }
     if (!task) return;
@@ -286,7 +291,7 @@
       const i = Number(ev.key) - 1;
       if (mode === "adjudicate") {
         const a = task.answers[i];
-        if (a) { value = a.value; status(`${a.annotator}: ${JSON.stringify(a.value)}`); }
+        if (a) { value = a.value; status(`${a.annotator}: ${JSON.stringify(a.value)}`); $("reason").focus(); }
       } else pick(i);
       ev.preventDefault();
     } else if (ev.key === "Enter") {

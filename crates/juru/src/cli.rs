@@ -178,6 +178,23 @@ pub(crate) enum DatasetCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum LabelCommand {
+    /// Start a project over a dataset's latest version.
+    Create {
+        project: String,
+        #[arg(long)]
+        dataset: String,
+        /// The item field shown as the text to label.
+        #[arg(long)]
+        text_field: String,
+        /// The label schema as JSON, e.g. '{"kind":"single","labels":["HS","Non_HS"]}'.
+        #[arg(long)]
+        schema: String,
+        /// Annotators per item.
+        #[arg(long, default_value_t = 1)]
+        overlap: i64,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
     /// List labeling projects with their progress.
     List {
         #[command(flatten)]

@@ -278,6 +278,29 @@ async fn shutdown_signal() {
 async fn label(desks: Desks, cmd: LabelCommand) -> Result<u8> {
     use juru_desks::labeling::exchange::LabelFormat;
     match cmd {
+        LabelCommand::Create { project, dataset, text_field, schema, overlap, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let schema: serde_json::Value =
+                serde_json::from_str(&schema).with_context(|| format!("--schema is not JSON: {schema}"))?;
+            let req = juru_desks::labeling::CreateProject {
+                name: project,
+                description: String::new(),
+                dataset,
+                version: None,
+                text_field,
+                schema: juru_core::labels::LabelSchema::parse(&schema)?,
+                guidelines: String::new(),
+                overlap: Some(overlap),
+                blind: None,
+                ordering: None,
+                honeypots: Vec::new(),
+                annotators: Vec::new(),
+                retrain_every: None,
+            };
+            let p = desks.create_label_project(&actor, &req).await?;
+            eprintln!("created project {} over {} items", p.name, p.item_count);
+            Ok(0)
+        }
         LabelCommand::List { ws } => {
             let actor = cli_actor(&desks, &ws).await?;
             let all = juru_desks::PageRequest { limit: Some(1000), cursor: None };

@@ -381,7 +381,10 @@ impl Desks {
                 errors.push(fail(format!("item {} is not in the project ({} items)", r.idx, p.item_count)));
                 continue;
             }
-            if let std::collections::hash_map::Entry::Vacant(slot) = texts.entry(r.idx) {
+            // Only spans are checked against the text.
+            if schema.kind == LabelKind::Spans
+                && let std::collections::hash_map::Entry::Vacant(slot) = texts.entry(r.idx)
+            {
                 slot.insert(self.item_text(&p, r.idx).await?);
             }
             match schema.check_answer(&r.value, texts.get(&r.idx).map(String::as_str)) {

@@ -449,6 +449,35 @@ async fn label_items_with_keys_only_and_select_spans() {
         Some(json!([{"start": 0, "end": 10, "label": "LOC"}, {"start": 11, "end": 16, "label": "LOC"}]))
     );
 
+    // Adjudication with keys: two annotators disagree on item 0 of a project with overlap 2;
+    // 2 takes the second answer, the reason is typed, Enter resolves.
+    let mut pair = project("ganda", json!({"kind": "single", "labels": ["HS", "Abusive", "Neither"]}));
+    pair.overlap = Some(2);
+    app.desks.create_label_project(&app.acme, &pair).await.unwrap();
+    let admin = app.desks.store.user_by_name(&crate::username(Role::Admin)).await.unwrap();
+    let other = juru_desks::Actor { user_id: admin.id, username: admin.username, ..app.acme.clone() };
+    for (who, value) in [(&labeler, "HS"), (&other, "Abusive")] {
+        let req = juru_desks::labeling::AnswerRequest {
+            value: Some(json!(value)),
+            status: None,
+            seconds: None,
+            schema_version: None,
+        };
+        app.desks.answer_label_task(who, "ganda", 0, &req).await.unwrap();
+    }
+    // Answers are shown side by side in the order the API lists them.
+    let shown = app.desks.label_disagreements(&labeler, "ganda", 0, 1).await.unwrap();
+    let second = shown[0].answers[1].value.clone().unwrap();
+    browser.goto(&format!("{base}/labeling/ganda/adjudicate")).await;
+    browser.wait_for("the disagreement", 10, at(0)).await;
+    browser.keys(&[(None, "2")]).await;
+    browser.type_into("#reason", &format!("kata kasar, tidak menyasar kelompok{ENTER}")).await;
+    browser.wait_for("nothing left to adjudicate", 10, |_, src| src.contains("Nothing left")).await;
+    let resolved = app.desks.label_resolutions(&labeler, "ganda", 0, 10).await.unwrap();
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].value, second);
+    assert_eq!(resolved[0].reason, "kata kasar, tidak menyasar kelompok");
+
     browser.goto(&format!("{base}/labeling/ujaran")).await;
     browser.wait_for("the dashboard", 10, |_, src| src.contains("id=\"agreement\"")).await;
     let progress = browser.text("#progress").await;

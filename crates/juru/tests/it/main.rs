@@ -353,6 +353,42 @@ async fn pull_installs_the_default_pack_and_trains_the_demo_classifier() {
     assert_eq!(agreement["items_multiply_answered"], 156);
     let alpha = agreement["alpha"]["value"].as_f64().unwrap();
     assert!((0.2..0.9).contains(&alpha), "simulated annotators agree partly: alpha {alpha}");
+    // A project from the command line, a bad schema refused, a bad answers file refused whole.
+    let bad = site
+        .cmd(&[
+            "label",
+            "create",
+            "x",
+            "--dataset",
+            "ujaran-kebencian",
+            "--text-field",
+            "teks",
+            "--schema",
+            r#"{"kind":"single","labels":[]}"#,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("needs at least one label"), "{}", stderr(&bad));
+    site.run(&[
+        "label",
+        "create",
+        "cli",
+        "--dataset",
+        "ujaran-kebencian",
+        "--text-field",
+        "teks",
+        "--schema",
+        r#"{"kind":"single","labels":["HS","Non_HS"]}"#,
+    ]);
+    let file = site.data.path().join("answers.jsonl");
+    std::fs::write(&file, "{\"index\": 0, \"annotator\": \"admin\", \"value\": \"HS\"}\n{\"index\": 1, \"annotator\": \"admin\", \"value\": \"Spam\"}\n").unwrap();
+    let out = site.cmd(&["label", "import", "cli", file.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("line 2: item 1: label \"Spam\" is not in the schema"), "{}", stderr(&out));
+    let exported = stdout(&site.run(&["label", "export", "cli"]));
+    assert!(exported.lines().all(|l| l.contains("\"answers\":[]")), "nothing was imported");
+
     let hf = stdout(&site.run(&["label", "export", "ujaran-kebencian-demo", "--format", "hf"]));
     assert!(hf.lines().count() > 700, "every tweet is exported");
     assert!(hf.lines().next().unwrap().contains("\"teks\""));
