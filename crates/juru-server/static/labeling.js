@@ -17,6 +17,7 @@
   let task = null;        // the item shown (a TaskView, or a Disagreement when adjudicating)
   let value = null;       // the answer being built
   let history = [];       // indices visited, for ←
+  let ahead = [];         // indices left with ←, for → and after the next submit
   let tokens = [];        // [start, end] character offsets of the text's tokens (spans)
   let cursor = 0, anchor = null;
   let shownAt = performance.now();
@@ -224,7 +225,7 @@
       await call("PUT", `/items/${task.index}/answer`, body);
       if (statusName === "draft") return status(root.dataset.tSaved);
       history.push(task.index);
-      await next();
+      if (ahead.length) await open(ahead.pop()); else await next();
     } catch (e) { status(e.message, true); }
   }
 
@@ -302,10 +303,11 @@
     else if (ev.key === "ArrowRight" || ev.key === "]") {
       ev.preventDefault();
       if (mode === "adjudicate") { adjudicateFrom = task.index + 1; nextDisagreement(); }
+      else if (ahead.length) { history.push(task.index); open(ahead.pop()); }
       else { history.push(task.index); next(task.index); }
     } else if (ev.key === "ArrowLeft" || ev.key === "[") {
       ev.preventDefault();
-      if (mode === "annotate" && history.length) open(history.pop());
+      if (mode === "annotate" && history.length) { ahead.push(task.index); open(history.pop()); }
     } else if (ev.key === "s" && mode === "annotate") { ev.preventDefault(); save("skipped"); }
     else if (ev.key === "d" && mode === "annotate") { ev.preventDefault(); save("draft"); }
     else if (ev.key === "Backspace" && mode === "annotate") {

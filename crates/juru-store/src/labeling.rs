@@ -596,10 +596,13 @@ impl Store {
         .await?)
     }
 
-    /// The item an annotator should see next: their own open draft first; then an item they
-    /// have not answered or skipped, open to them, and short of answers counting others' live
-    /// reservations. Honeypots are open to everyone once. `after` skips to items past an index
-    /// (moving forward without answering).
+    /// The item an annotator should see next: their own saved draft or reopened answer first;
+    /// then an item open to them that they have not answered, skipped or just been given, and
+    /// that is short of answers counting others' live reservations. Honeypots are open to
+    /// everyone once. `after` moves past items up to an index. In sequential order, items that
+    /// already have answers come first (so items get finished), then the rest by index; each of
+    /// the two is a walk along the `(project_id, submitted, idx)` index, so the wait does not grow
+    /// with the project.
     pub async fn next_label_task(
         &self,
         project: &LabelProject,
@@ -608,8 +611,8 @@ impl Store {
     ) -> Result<Option<i64>> {
         if after.is_none() {
             let draft = sqlx::query(
-                "SELECT idx FROM label_answers WHERE project_id = $1 AND annotator = $2 AND status IN ('draft', 'reopened') \
-                 ORDER BY updated_at DESC LIMIT 1",
+                "SELECT idx FROM label_answers WHERE project_id = $1 AND annotator = $2 \
+                 AND (status = 'reopened' OR (status = 'draft' AND value IS NOT NULL)) ORDER BY updated_at DESC LIMIT 1",
             )
             .bind(&project.id)
             .bind(annotator)
@@ -619,25 +622,33 @@ impl Store {
                 return Ok(Some(row.try_get("idx")?));
             }
         }
-        let order = if project.ordering == "uncertainty" {
-            "CASE WHEN t.uncertainty IS NULL THEN 1 ELSE 0 END, t.uncertainty DESC, t.idx"
+        let passes: &[(&str, &str)] = if project.ordering == "uncertainty" {
+            &[("", "CASE WHEN t.uncertainty IS NULL THEN 1 ELSE 0 END, t.uncertainty DESC, t.idx")]
         } else {
-            "t.submitted DESC, t.idx"
+            &[(" AND t.submitted > 0", "t.submitted DESC, t.idx"), (" AND t.submitted = 0", "t.idx")]
         };
-        let mut q = Sql::new(self.backend(), "SELECT t.idx FROM label_tasks t WHERE ");
-        q.push_bind("t.project_id = {}", project.id.clone());
-        q.push_bind(" AND (t.assigned_to IS NULL OR t.assigned_to = {})", annotator.to_owned());
-        q.push_bind(" AND t.idx > {}", after.unwrap_or(-1));
-        q.push_bind(
-            " AND NOT EXISTS (SELECT 1 FROM label_answers m WHERE m.project_id = t.project_id AND m.idx = t.idx AND m.annotator = {})",
-            annotator.to_owned(),
-        );
-        q.push(" AND (t.gold IS NOT NULL OR t.submitted + (SELECT COUNT(*) FROM label_answers r WHERE r.project_id = t.project_id AND r.idx = t.idx AND r.status = 'draft'");
-        q.push_bind(" AND r.updated_at > {})", now_ms() - RESERVATION_MS);
-        q.push_bind(" < {})", project.overlap);
-        q.push(&format!(" ORDER BY {order} LIMIT 1"));
-        let row = q.fetch_optional(self.pool()).await?;
-        Ok(row.map(|r| r.try_get("idx")).transpose()?)
+        let live = now_ms() - RESERVATION_MS;
+        for (filter, order) in passes {
+            let mut q = Sql::new(self.backend(), "SELECT t.idx FROM label_tasks t WHERE ");
+            q.push_bind("t.project_id = {}", project.id.clone());
+            q.push(filter);
+            q.push_bind(" AND (t.assigned_to IS NULL OR t.assigned_to = {})", annotator.to_owned());
+            q.push_bind(" AND t.idx > {}", after.unwrap_or(-1));
+            // Their own answers, skips and saved drafts, and the items they were just given.
+            q.push_bind(
+                " AND NOT EXISTS (SELECT 1 FROM label_answers m WHERE m.project_id = t.project_id AND m.idx = t.idx AND m.annotator = {}",
+                annotator.to_owned(),
+            );
+            q.push_bind(" AND (m.status <> 'draft' OR m.value IS NOT NULL OR m.updated_at > {}))", live);
+            q.push(" AND (t.gold IS NOT NULL OR t.submitted + (SELECT COUNT(*) FROM label_answers r WHERE r.project_id = t.project_id AND r.idx = t.idx AND r.status = 'draft'");
+            q.push_bind(" AND r.updated_at > {})", live);
+            q.push_bind(" < {})", project.overlap);
+            q.push(&format!(" ORDER BY {order} LIMIT 1"));
+            if let Some(row) = q.fetch_optional(self.pool()).await? {
+                return Ok(Some(row.try_get("idx")?));
+            }
+        }
+        Ok(None)
     }
 
     /// How many items an annotator has submitted in a project.

@@ -108,9 +108,14 @@ both_backends!(the_queue_skips_full_reserved_and_own_items, |db: TestDb| async m
     let mut tx = db.store.write_operational().await.unwrap();
     tx.reserve_label_task(&p, 0, "ani").await.unwrap();
     tx.commit().await.unwrap();
-    // Ani's open reservation comes back to her; Budi is given the next free item.
-    assert_eq!(db.store.next_label_task(&p, "ani", None).await.unwrap(), Some(0));
+    // Item 0 is held for Ani (overlap 1): Budi is given the next free item, and so is Ani if
+    // she asks again without answering (she moved on; the hold lapses after a while).
     assert_eq!(db.store.next_label_task(&p, "budi", None).await.unwrap(), Some(1));
+    assert_eq!(db.store.next_label_task(&p, "ani", None).await.unwrap(), Some(1));
+    // A saved draft does come back to its annotator first.
+    submit(&db.store, &p, 3, "ani", "draft").await.unwrap();
+    assert_eq!(db.store.next_label_task(&p, "ani", None).await.unwrap(), Some(3));
+    submit(&db.store, &p, 3, "ani", "skipped").await.unwrap();
     submit(&db.store, &p, 0, "ani", "submitted").await.unwrap();
     // Item 0 is full: Budi cannot submit to it.
     assert!(matches!(submit(&db.store, &p, 0, "budi", "submitted").await, Err(StoreError::Refused(_))));
@@ -131,6 +136,16 @@ both_backends!(the_queue_skips_full_reserved_and_own_items, |db: TestDb| async m
     assert_eq!(db.store.next_label_task(&p, "citra", None).await.unwrap(), Some(0));
     submit(&db.store, &p, 0, "budi", "submitted").await.unwrap();
     let counts = db.store.label_project_counts(&p).await.unwrap();
-    assert_eq!((counts.answers, counts.skipped, counts.honeypots), (2, 1, 1));
+    assert_eq!((counts.answers, counts.skipped, counts.honeypots), (2, 2, 1));
+    db.cleanup().await;
+});
+
+both_backends!(items_with_answers_are_finished_first, |db: TestDb| async move {
+    let p = project(&db, 2).await;
+    submit(&db.store, &p, 7, "budi", "submitted").await.unwrap();
+    assert_eq!(db.store.next_label_task(&p, "ani", None).await.unwrap(), Some(7));
+    assert_eq!(db.store.next_label_task(&p, "budi", None).await.unwrap(), Some(0));
+    submit(&db.store, &p, 7, "ani", "submitted").await.unwrap();
+    assert_eq!(db.store.next_label_task(&p, "citra", None).await.unwrap(), Some(0), "item 7 is full");
     db.cleanup().await;
 });
