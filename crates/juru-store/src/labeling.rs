@@ -628,8 +628,14 @@ impl Store {
             &[(" AND t.submitted > 0", "t.submitted DESC, t.idx"), (" AND t.submitted = 0", "t.idx")]
         };
         let live = now_ms() - RESERVATION_MS;
+        // SQLite, without statistics, may walk the whole project in index order to avoid a sort
+        // of the few started items (seen: 390 ms at 1,000,000 items); name the queue's index.
+        let from = match self.backend() {
+            crate::Backend::Sqlite => "SELECT t.idx FROM label_tasks t INDEXED BY label_tasks_queue WHERE ",
+            crate::Backend::Postgres => "SELECT t.idx FROM label_tasks t WHERE ",
+        };
         for (filter, order) in passes {
-            let mut q = Sql::new(self.backend(), "SELECT t.idx FROM label_tasks t WHERE ");
+            let mut q = Sql::new(self.backend(), from);
             q.push_bind("t.project_id = {}", project.id.clone());
             q.push(filter);
             q.push_bind(" AND (t.assigned_to IS NULL OR t.assigned_to = {})", annotator.to_owned());
