@@ -500,11 +500,11 @@ pub fn bootstrap_units(
     }
     let estimate = statistic(ratings)?;
     let units = units_of(ratings, "bootstrap")?;
-    let mut rng = SplitMix64(seed);
+    let mut rng = crate::random::SplitMix64(seed);
     let mut values = Vec::with_capacity(resamples);
     let mut sample: Vec<Vec<Option<f64>>> = ratings.iter().map(|_| Vec::with_capacity(units)).collect();
     for _ in 0..resamples {
-        let picks: Vec<usize> = (0..units).map(|_| (rng.next() % units as u64) as usize).collect();
+        let picks: Vec<usize> = (0..units).map(|_| (rng.next_u64() % units as u64) as usize).collect();
         for (coder, out) in ratings.iter().zip(sample.iter_mut()) {
             out.clear();
             out.extend(picks.iter().map(|&u| coder[u]));
@@ -529,19 +529,6 @@ pub fn bootstrap_units(
     };
     let tail = (1.0 - level) / 2.0;
     Ok(Interval { estimate, low: quantile(tail), high: quantile(1.0 - tail), resamples: values.len() })
-}
-
-/// A small seeded generator (SplitMix64): reproducible resampling without a dependency.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
 }
 
 /// A labelled span: `[start, end)` in characters or tokens (the caller's choice, the same on

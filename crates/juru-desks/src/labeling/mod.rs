@@ -347,10 +347,11 @@ impl Desks {
             && !settings.annotators.contains(&actor.username)
             && !actor.is_admin
         {
+            let roles = actor.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
             return Err(DeskError::Forbidden {
-                roles: actor.username.clone(),
+                roles,
                 action: "answer in",
-                area: format!("project {} (its annotators: {})", p.name, settings.annotators.join(", ")),
+                area: format!("project {}, which is open to {} only", p.name, settings.annotators.join(", ")),
             });
         }
         if p.status != "open" {

@@ -64,27 +64,6 @@ pub struct Classifier {
     pub info: serde_json::Value,
 }
 
-/// A small, reproducible random number generator (SplitMix64), so that a seed means the same
-/// shuffles in every build.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
-}
-
 /// Labelled examples for training.
 pub struct Examples<'a> {
     pub texts: &'a [String],
@@ -192,7 +171,7 @@ impl Classifier {
         let mut g_weights = vec![0f32; dims * k];
         let mut g_bias = vec![0f32; k];
         let mut order: Vec<usize> = (0..n).collect();
-        let mut rng = SplitMix(config.seed);
+        let mut rng = juru_stats::random::SplitMix64(config.seed);
         let (lr, l2, eps) = (config.learning_rate as f32, config.l2 as f32, 1e-8f32);
         let mut z = vec![0f32; k];
         for epoch in 0..config.epochs {
