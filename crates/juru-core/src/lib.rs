@@ -8,6 +8,7 @@ pub mod ids;
 pub mod labels;
 pub mod names;
 pub mod roles;
+pub mod textdiff;
 pub mod timefmt;
 
 pub use error::CoreError;

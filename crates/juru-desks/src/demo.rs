@@ -16,6 +16,8 @@ pub const DEMO_WORKSPACE: &str = "demo";
 
 const REVIEWS: &str = include_str!("../demo/ulasan-pelanggan.csv");
 const TICKETS: &str = include_str!("../demo/tiket-cs.jsonl");
+/// Reviews the demo classifier was not trained on, with their sentiment, for the review queue.
+const NEW_REVIEWS: &str = include_str!("../demo/ulasan-baru.csv");
 
 /// Replies of the customer-care assistant: (question, answer, latency ms, tokens in, tokens out).
 const REPLIES: &[(&str, &str, f64, i64, i64)] = &[
@@ -90,7 +92,133 @@ fn roll(who: &str, idx: i64) -> u64 {
     h % 100
 }
 
+/// The demo review queue: the sentiment classifier's low-confidence predictions, two reviewers
+/// per item, and the two simulated reviewers who have worked through part of it.
+const REVIEW_DEMO: &str = "sentimen-ragu";
+const REVIEW_THRESHOLD: f64 = 0.8;
+const SIMULATED_REVIEWERS: [(&str, u64); 2] = [("citra", 92), ("dedi", 80)];
+
 impl Desks {
+    /// The review desk's demo: a queue whose switched-on rule takes the demo classifier's
+    /// predictions with confidence below 0.8, fed by classifying 30 reviews it was not trained
+    /// on through Juru (each prediction is a trace); two simulated reviewers settle the first half: each
+    /// corrects a wrong prediction to the source's label, and approves a right one except 8%
+    /// (citra) or 20% (dedi) of the time, when they wrongly change it. Also a gated queue for
+    /// the assistant's replies with a 5-minute SLA and a fallback text.
+    pub(crate) async fn seed_review_demo(&self, actor: &Actor, classifier: &str) -> Result<()> {
+        use crate::review::rules::{Conditions, CreateRule};
+        use crate::review::{CreateQueue, DecisionRequest};
+        let queue = CreateQueue {
+            name: REVIEW_DEMO.into(),
+            description: "Prediksi sentimen yang kurang yakin".into(),
+            instructions:
+                "Setujui bila label sentimen benar. Bila salah, sunting label (alasan wrong_label). \
+                Tolak bila teks bukan ulasan."
+                    .into(),
+            reviewers_per_item: Some(2),
+            reviewers: Vec::new(),
+            reason_codes: None,
+            reservation_minutes: None,
+            sla_seconds: None,
+            sla_action: None,
+            fallback_text: None,
+            webhook_url: None,
+        };
+        self.create_review_queue(actor, &queue).await?;
+        let rule = CreateRule {
+            name: "kurang-yakin".into(),
+            conditions: Conditions {
+                model: Some(classifier.into()),
+                confidence_below: Some(REVIEW_THRESHOLD),
+                ..Default::default()
+            },
+            enabled: true,
+        };
+        self.create_review_rule(actor, REVIEW_DEMO, &rule).await?;
+        self.create_review_queue(
+            actor,
+            &CreateQueue {
+                name: "balasan-cs".into(),
+                description: "Balasan asisten CS yang ditahan sebelum dikirim ke pelanggan".into(),
+                instructions: "Periksa fakta (harga, kebijakan retur, garansi) dan nada sebelum menyetujui."
+                    .into(),
+                reviewers_per_item: Some(1),
+                reviewers: Vec::new(),
+                reason_codes: None,
+                reservation_minutes: Some(5),
+                sla_seconds: Some(300),
+                sla_action: Some("fallback".into()),
+                fallback_text: Some(
+                    "Terima kasih, pertanyaan Kakak sedang kami periksa. Agen kami akan segera membalas."
+                        .into(),
+                ),
+                webhook_url: None,
+            },
+        )
+        .await?;
+        // Classify new reviews through Juru: every prediction is a trace, and the rule routes.
+        let rows: Vec<(String, String)> = csv::Reader::from_reader(NEW_REVIEWS.as_bytes())
+            .deserialize::<std::collections::HashMap<String, String>>()
+            .filter_map(|r| r.ok())
+            .map(|r| (r["teks"].clone(), r["sentimen"].clone()))
+            .collect();
+        let texts: Vec<String> = rows.iter().map(|(t, _)| t.clone()).collect();
+        self.predict(actor, classifier, &texts).await?;
+        let truth: std::collections::HashMap<String, String> = rows.into_iter().collect();
+        for (name, _) in SIMULATED_REVIEWERS {
+            if self.store.user_by_name(name).await.is_err() {
+                let req = crate::views::CreateUser {
+                    username: name.into(),
+                    display_name: Some(format!("{name} (simulated reviewer)")),
+                    password: None,
+                    is_admin: false,
+                    roles: vec!["reviewer".into()],
+                };
+                self.create_user(actor, &req).await?;
+            }
+        }
+        let q = self.store.review_queue(&actor.workspace_id, REVIEW_DEMO).await?;
+        let total = self.store.review_queue_counts(&q.id).await?.pending;
+        for (who, accuracy) in SIMULATED_REVIEWERS {
+            let user = self.store.user_by_name(who).await?;
+            let reviewer = Actor {
+                user_id: user.id.clone(),
+                username: user.username.clone(),
+                roles: vec![juru_core::Role::Reviewer],
+                is_admin: false,
+                ..actor.clone()
+            };
+            for n in 0..(total + 1) / 2 {
+                let Some(item) = self.next_review_item(&reviewer, REVIEW_DEMO).await? else { break };
+                let text = item.input.as_str().unwrap_or_default().to_owned();
+                let predicted = item.output["label"].as_str().unwrap_or_default().to_owned();
+                let right = truth.get(&text).cloned().unwrap_or_else(|| predicted.clone());
+                let wrong_change = if predicted == "netral" { "positif" } else { "netral" };
+                let seen =
+                    if roll(who, n) < accuracy || right != predicted { right } else { wrong_change.into() };
+                let req = if seen == predicted {
+                    DecisionRequest {
+                        action: "approve".into(),
+                        output: None,
+                        reason: None,
+                        comment: String::new(),
+                        seconds: Some(3.0 + (roll(who, n + 500) % 12) as f64),
+                    }
+                } else {
+                    DecisionRequest {
+                        action: "edit".into(),
+                        output: Some(json!({"label": seen})),
+                        reason: Some("wrong_label".into()),
+                        comment: String::new(),
+                        seconds: Some(6.0 + (roll(who, n + 500) % 20) as f64),
+                    }
+                };
+                self.decide_review_item(&reviewer, &item.id, &req).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// A labeling project on the hate-speech tweets in the demo workspace: overlap 2, a few
     /// honeypots, and answers from two simulated annotators (ani agrees with the source label
     /// 90% of the time, budi 78%), so that the agreement page shows real figures.
@@ -241,6 +369,7 @@ impl Desks {
             alias: Some("production".into()),
         };
         self.train_classifier(&actor, &train, Arc::new(Progress::default())).await?;
+        self.seed_review_demo(&actor, "sentimen-ulasan").await?;
         self.create_ai_system(
             &actor,
             &AiSystemRequest {

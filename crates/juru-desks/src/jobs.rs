@@ -24,8 +24,9 @@ pub const JOB_LEASE_MS: i64 = 30_000;
 /// Attempts before a job that keeps killing its worker is failed.
 pub const MAX_ATTEMPTS: i64 = 3;
 /// The job kinds this build knows how to run.
-pub const KINDS: &[&str] = &[DATASET_IMPORT, MODEL_TRAIN, LABELING_RETRAIN];
+pub const KINDS: &[&str] = &[DATASET_IMPORT, MODEL_TRAIN, LABELING_RETRAIN, REVIEW_WEBHOOK];
 pub use crate::labeling::active::LABELING_RETRAIN;
+pub use crate::review::gate::REVIEW_WEBHOOK;
 pub const DATASET_IMPORT: &str = "dataset.import";
 pub const MODEL_TRAIN: &str = "model.train";
 
@@ -168,6 +169,10 @@ impl Worker {
         let store = &self.desks.store;
         store.requeue_stale_jobs(MAX_ATTEMPTS).await?;
         store.delete_expired_imports().await?;
+        let overdue = self.desks.settle_overdue_reviews().await?;
+        if overdue > 0 {
+            tracing::info!(items = overdue, "review items settled by their SLA");
+        }
         let Some(job) = store.claim_job(&self.id, KINDS, JOB_LEASE_MS).await? else { return Ok(false) };
         tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, "job started");
         let outcome = match self.run_job(&job).await {
@@ -201,6 +206,7 @@ impl Worker {
     async fn run_job(&self, job: &Job) -> Result<serde_json::Value> {
         match job.kind.as_str() {
             DATASET_IMPORT => self.run_import(job).await,
+            REVIEW_WEBHOOK => self.desks.deliver_review_webhook(&job.id, &job.params).await,
             MODEL_TRAIN => self.run_train(job).await,
             LABELING_RETRAIN => {
                 let p: crate::labeling::active::RetrainParams =

@@ -17,6 +17,7 @@ pub mod members;
 pub mod packs;
 pub mod providers;
 pub mod registry;
+pub mod review;
 pub mod scores;
 pub mod secrets;
 pub mod serving;
@@ -44,6 +45,8 @@ pub struct Desks {
     pub(crate) sealer: std::sync::Arc<std::sync::OnceLock<secrets::Sealer>>,
     /// One generation at a time: llama.cpp already uses every core.
     pub(crate) generation_turn: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Woken whenever a review item settles, for ticket polls that wait.
+    pub(crate) review_settled: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Desks {
@@ -55,6 +58,7 @@ impl Desks {
             engines: Default::default(),
             sealer: Default::default(),
             generation_turn: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+            review_settled: Default::default(),
         }
     }
 

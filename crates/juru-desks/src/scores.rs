@@ -46,8 +46,19 @@ impl Desks {
             author: actor.audit_name(),
             created_at: now_ms(),
         };
+        // Negative feedback on a trace may send it to review; that happens in this transaction.
+        let reroute = match score.target_kind.as_str() {
+            "trace" if score.name == "feedback" => self.feedback_routing(actor, &score).await?,
+            _ => None,
+        };
         let mut tx = self.store.write().await?;
         tx.insert_score(&score).await?;
+        let routed = match &reroute {
+            Some((rules, trace, negative)) => {
+                self.route_traces(&mut tx, rules, std::slice::from_ref(trace), negative).await?
+            }
+            None => 0,
+        };
         tx.audit(NewAudit {
             workspace_id: Some(&actor.workspace_id),
             actor: &actor.audit_name(),
@@ -55,7 +66,8 @@ impl Desks {
             object_kind: "score",
             object_id: &score.id,
             summary: json!({"after": {"target": format!("{}:{}", score.target_kind, score.target_id),
-                                      "name": score.name, "value": score.value, "label": score.label}}),
+                                      "name": score.name, "value": score.value, "label": score.label},
+                            "routed_for_review": routed}),
         })
         .await?;
         tx.commit().await?;

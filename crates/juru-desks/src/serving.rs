@@ -380,7 +380,26 @@ impl Desks {
         }
         actor.require(Area::Models, Action::Read)?;
         let Engine::Classifier(c) = &model.engine else { return Err(cannot(model, Task::Classify)) };
-        Ok(texts.iter().map(|t| crate::classifiers::predict_one(c, t)).collect())
+        let started = Instant::now();
+        let predictions: Vec<Prediction> =
+            texts.iter().map(|t| crate::classifiers::predict_one(c, t)).collect();
+        // One trace per text, with the model's confidence, so review rules can route by it.
+        let each_ms = started.elapsed().as_secs_f64() * 1000.0 / texts.len() as f64;
+        let traces: Vec<Trace> = texts
+            .iter()
+            .zip(&predictions)
+            .map(|(text, p)| Trace {
+                name: "classifier.predict".into(),
+                input: serde_json::Value::String(text.clone()).to_string(),
+                output: json!({"label": p.label, "probability": p.probability}).to_string(),
+                latency_ms: Some(each_ms),
+                metadata: json!({"confidence": p.probability, "via": "juru", "caller": actor.audit_name()})
+                    .to_string(),
+                ..self.trace_of(actor, model, Instant::now())
+            })
+            .collect();
+        self.write_traces(actor, model, &traces).await?;
+        Ok(predictions)
     }
 
     /// A trace of a call to `model` that started at `started`, to be filled in.
@@ -449,15 +468,24 @@ impl Desks {
     /// Writes a trace of a model call made through Juru, whatever the caller's role: the log
     /// belongs to the workspace, not to the caller's desk.
     async fn write_trace(&self, actor: &Actor, model: &ServedModel, trace: Trace) -> Result<()> {
+        self.write_traces(actor, model, std::slice::from_ref(&trace)).await
+    }
+
+    /// Writes traces of calls made through Juru in one transaction, sending those that review
+    /// rules match to their queues.
+    async fn write_traces(&self, actor: &Actor, model: &ServedModel, traces: &[Trace]) -> Result<()> {
+        let rules = self.routing_rules(&actor.workspace_id).await?;
         let mut tx = self.store.write().await?;
-        tx.insert_traces(std::slice::from_ref(&trace)).await?;
+        let inserted = tx.insert_traces(traces).await?;
+        let routed = self.route_traces(&mut tx, &rules, traces, &Default::default()).await?;
         tx.audit(NewAudit {
             workspace_id: Some(&actor.workspace_id),
             actor: &actor.audit_name(),
             action: "trace.ingest",
             object_kind: "trace",
-            object_id: &trace.id,
-            summary: json!({"received": 1, "inserted": 1, "model": model.name}),
+            object_id: traces.first().map(|t| t.id.as_str()).unwrap_or_default(),
+            summary: json!({"received": traces.len(), "inserted": inserted, "model": model.name,
+                            "routed_for_review": routed}),
         })
         .await?;
         tx.commit().await?;

@@ -101,8 +101,10 @@ impl Desks {
             .enumerate()
             .map(|(i, t)| to_row(&actor.workspace_id, t, &format!("traces[{i}]"), now))
             .collect::<Result<Vec<_>>>()?;
+        let rules = self.routing_rules(&actor.workspace_id).await?;
         let mut tx = self.store.write().await?;
         let inserted = tx.insert_traces(&rows).await?;
+        let routed = self.route_traces(&mut tx, &rules, &rows, &Default::default()).await?;
         let first = rows.first().map(|r| r.id.as_str()).unwrap_or_default();
         tx.audit(NewAudit {
             workspace_id: Some(&actor.workspace_id),
@@ -110,7 +112,7 @@ impl Desks {
             action: "trace.ingest",
             object_kind: "trace",
             object_id: first,
-            summary: json!({"received": rows.len(), "inserted": inserted}),
+            summary: json!({"received": rows.len(), "inserted": inserted, "routed_for_review": routed}),
         })
         .await?;
         tx.commit().await?;

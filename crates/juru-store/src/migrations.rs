@@ -334,6 +334,90 @@ CREATE TABLE label_resolutions (
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 4,
+        name: "review",
+        // Review queues hold items that routing rules sent from traces or that a gated call is
+        // holding. As with labeling tasks, `review_items.submitted` counts decisions and is raised
+        // by a conditional UPDATE, so no item takes more than it needs; `status` leaves
+        // `pending` once, by the last decision or by the SLA timer, whichever commits first.
+        common: r#"
+CREATE TABLE review_queues (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    instructions TEXT NOT NULL DEFAULT '',
+    reviewers_per_item BIGINT NOT NULL DEFAULT 1,
+    status TEXT NOT NULL DEFAULT 'open',
+    settings TEXT NOT NULL DEFAULT '{}',
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (workspace_id, name)
+);
+CREATE TABLE review_rules (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    queue_id TEXT NOT NULL REFERENCES review_queues(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    conditions TEXT NOT NULL,
+    enabled BIGINT NOT NULL DEFAULT 0,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (queue_id, name)
+);
+CREATE TABLE review_items (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    queue_id TEXT NOT NULL REFERENCES review_queues(id) ON DELETE CASCADE,
+    trace_id TEXT,
+    source TEXT NOT NULL,
+    input TEXT NOT NULL,
+    output TEXT NOT NULL,
+    model TEXT NOT NULL DEFAULT '',
+    model_version_id TEXT,
+    prompt_version_id TEXT,
+    confidence DOUBLE PRECISION,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    needed BIGINT NOT NULL,
+    submitted BIGINT NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'pending',
+    final_output TEXT,
+    outcome_reason TEXT NOT NULL DEFAULT '',
+    expected TEXT,
+    gated BIGINT NOT NULL DEFAULT 0,
+    callback_url TEXT,
+    deadline BIGINT,
+    decided_at BIGINT,
+    created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX review_items_by_trace ON review_items (queue_id, trace_id);
+CREATE INDEX review_items_queue ON review_items (queue_id, status, gated, created_at);
+CREATE INDEX review_items_due ON review_items (status, gated, deadline);
+CREATE TABLE review_decisions (
+    id TEXT PRIMARY KEY,
+    item_id TEXT NOT NULL REFERENCES review_items(id) ON DELETE CASCADE,
+    queue_id TEXT NOT NULL,
+    reviewer TEXT NOT NULL,
+    status TEXT NOT NULL,
+    action TEXT,
+    output TEXT,
+    diff TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    comment TEXT NOT NULL DEFAULT '',
+    seconds DOUBLE PRECISION,
+    reserved_until BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (item_id, reviewer)
+);
+CREATE INDEX review_decisions_by_queue ON review_decisions (queue_id, status, reviewer);
+"#,
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -245,8 +245,11 @@ impl Store {
             .ok_or_else(|| StoreError::not_found("user", id))
     }
 
-    pub async fn user_count(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(self.pool()).await?)
+    /// How many server administrators there are (the demo's simulated people are not).
+    pub async fn admin_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_admin <> 0")
+            .fetch_one(self.pool())
+            .await?)
     }
 
     /// Roles the user holds in the workspace.

@@ -51,6 +51,9 @@ pub(crate) enum Command {
     /// Labeling projects: list, agreement figures, export and import of labels.
     #[command(subcommand)]
     Label(LabelCommand),
+    /// Review queues: list, backtest a routing rule on past traces, reviewer quality.
+    #[command(subcommand)]
+    Review(ReviewCommand),
     /// User accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -225,6 +228,36 @@ pub(crate) enum LabelCommand {
         /// jsonl, csv, conll, label_studio or hf.
         #[arg(long, default_value = "jsonl")]
         format: String,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReviewCommand {
+    /// List review queues with their counts.
+    List {
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// What routing conditions (or a saved rule) would have sent from past traces, as JSON.
+    Backtest {
+        queue: String,
+        /// Conditions as JSON, e.g. '{"confidence_below":0.6,"sample_percent":20}'.
+        #[arg(long, conflicts_with = "rule")]
+        conditions: Option<String>,
+        /// A saved rule of the queue.
+        #[arg(long)]
+        rule: Option<String>,
+        /// Only traces from this time on (RFC 3339; default: 30 days ago).
+        #[arg(long)]
+        since: Option<String>,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Print a queue's reviewer quality and model-vs-human agreement as JSON.
+    Quality {
+        queue: String,
         #[command(flatten)]
         ws: WorkspaceArg,
     },

@@ -15,8 +15,8 @@ use juru_store::Store;
 use rand::Rng;
 
 use crate::cli::{
-    AuditCommand, Cli, Command, DatasetCommand, LabelCommand, LogFormat, ModelCommand, ServeArgs,
-    TokenCommand, UserCommand, WorkspaceArg,
+    AuditCommand, Cli, Command, DatasetCommand, LabelCommand, LogFormat, ModelCommand, ReviewCommand,
+    ServeArgs, TokenCommand, UserCommand, WorkspaceArg,
 };
 
 pub(crate) fn init_logging(cli: &Cli) {
@@ -79,6 +79,7 @@ pub(crate) async fn run(cli: Cli) -> Result<u8> {
         }
         Command::Dataset(cmd) => dataset(desks, cmd).await,
         Command::Label(cmd) => label(desks, cmd).await,
+        Command::Review(cmd) => review(desks, cmd).await,
         Command::User(cmd) => user(desks, cmd).await,
         Command::Model(cmd) => model(desks, cmd).await,
         Command::Pull { from, ws } => {
@@ -194,7 +195,8 @@ async fn up(desks: Desks, args: ServeArgs) -> Result<u8> {
             ));
         }
     }
-    if desks.store.user_count().await? == 0 {
+    // The demo seeds simulated annotators and reviewers, so "no administrator yet" is the test.
+    if desks.store.admin_count().await? == 0 {
         let password = generate_password();
         let actor = Actor::system(&demo.id, &demo.name);
         desks
@@ -273,6 +275,52 @@ async fn shutdown_signal() {
         _ = term => {}
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn review(desks: Desks, cmd: ReviewCommand) -> Result<u8> {
+    match cmd {
+        ReviewCommand::List { ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let all = juru_desks::PageRequest { limit: Some(1000), cursor: None };
+            println!(
+                "{:<32} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6}  status",
+                "queue", "pending", "approved", "edited", "rejected", "timed out", "rules"
+            );
+            for q in desks.review_queues(&actor, &all).await?.items {
+                let on = q.rules.iter().filter(|r| r.enabled).count();
+                println!(
+                    "{:<32} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6}  {}",
+                    q.name,
+                    q.counts.pending,
+                    q.counts.approved,
+                    q.counts.edited,
+                    q.counts.rejected,
+                    q.counts.timed_out,
+                    format!("{on}/{}", q.rules.len()),
+                    q.status
+                );
+            }
+            Ok(0)
+        }
+        ReviewCommand::Backtest { queue, conditions, rule, since, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let conditions = conditions
+                .map(|c| {
+                    serde_json::from_str(&c)
+                        .with_context(|| format!("--conditions is not valid conditions: {c}"))
+                })
+                .transpose()?;
+            let req = juru_desks::review::rules::BacktestRequest { conditions, since, ..Default::default() };
+            let report = desks.backtest_review_rule(&actor, &queue, rule.as_deref(), &req).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(0)
+        }
+        ReviewCommand::Quality { queue, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            println!("{}", serde_json::to_string_pretty(&desks.review_quality(&actor, &queue).await?)?);
+            Ok(0)
+        }
+    }
 }
 
 async fn label(desks: Desks, cmd: LabelCommand) -> Result<u8> {

@@ -116,7 +116,7 @@ fn code_answers(schema: &LabelSchema, rows: &[(usize, usize, Value)], coders: us
     Coded { matrix, classes }
 }
 
-fn median(values: &mut [f64]) -> Option<f64> {
+pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
     }

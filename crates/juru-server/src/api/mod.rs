@@ -9,6 +9,7 @@ mod labeling;
 mod members;
 mod models;
 mod openai;
+mod review;
 mod scores;
 mod system;
 pub(crate) mod traces;
@@ -71,6 +72,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(scores::routes())
         .merge(jobs::routes())
         .merge(labeling::routes())
+        .merge(review::routes())
         .merge(models::routes())
         .merge(audit::routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).merge(openai::routes())

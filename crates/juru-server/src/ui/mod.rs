@@ -6,6 +6,7 @@ pub(crate) mod i18n;
 mod labeling;
 mod models;
 mod pages;
+mod review;
 mod settings;
 
 use askama::Template;
@@ -44,6 +45,7 @@ pub(crate) fn router(_state: AppState) -> axum::Router<AppState> {
             }),
         )
         .merge(labeling::routes())
+        .merge(review::routes())
         .merge(pages::routes())
         .merge(models::routes())
         .merge(settings::routes())

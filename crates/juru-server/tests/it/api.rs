@@ -524,6 +524,14 @@ async fn openapi_document_lists_every_endpoint() {
         "/api/v1/labeling/projects/{project}/agreement",
         "/api/v1/labeling/projects/{project}/export",
         "/api/v1/labeling/projects/{project}/import",
+        "/api/v1/review/queues",
+        "/api/v1/review/queues/{queue}/next",
+        "/api/v1/review/items/{item}/decision",
+        "/api/v1/review/queues/{queue}/rules/{rule}/backtest",
+        "/api/v1/review/queues/{queue}/gate",
+        "/api/v1/review/tickets/{ticket}",
+        "/api/v1/review/queues/{queue}/quality",
+        "/api/v1/review/queues/{queue}/to-dataset",
     ] {
         assert!(paths.contains_key(p), "{p} missing");
     }

@@ -485,3 +485,127 @@ async fn label_items_with_keys_only_and_select_spans() {
     browser.screenshot(&shots.join("browser-8-project.png")).await;
     browser.quit().await;
 }
+
+/// A reviewer works a queue with one key per decision (a approves, a digit rejects with that
+/// reason code, e edits, Ctrl+Enter saves the edit), then backtests a routing rule on the
+/// queue's page and saves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_outputs_with_one_key_per_decision() {
+    use juru_desks::review::{AddItems, CreateQueue, NewItem};
+    let app = TestApp::new(TestDb::new(Backend::Sqlite).await).await;
+    let reviewer = crate::username(Role::Reviewer);
+    app.desks
+        .update_user(&app.acme, &reviewer, &UpdateUser { locale: Some("en".into()), ..Default::default() })
+        .await
+        .unwrap();
+    let queue = CreateQueue {
+        name: "periksa".into(),
+        description: String::new(),
+        instructions: "Periksa fakta dan nada.".into(),
+        reviewers_per_item: Some(1),
+        reviewers: Vec::new(),
+        reason_codes: None,
+        reservation_minutes: None,
+        sla_seconds: None,
+        sla_action: None,
+        fallback_text: None,
+        webhook_url: None,
+    };
+    app.desks.create_review_queue(&app.acme, &queue).await.unwrap();
+    let item = |i: usize| NewItem {
+        input: json!(format!("Pertanyaan {i}")),
+        output: json!(format!("Jawaban asisten {i}")),
+        model: "bot".into(),
+        model_version_id: None,
+        prompt_version_id: None,
+        trace_id: None,
+        confidence: Some(0.4),
+        metadata: None,
+        expected: None,
+    };
+    let added = app
+        .desks
+        .add_review_items(&app.acme, "periksa", &AddItems { items: (0..4).map(item).collect() })
+        .await
+        .unwrap();
+    let ids = added.ids;
+    // Past traces for the backtest: confidence 0.1, 0.3, 0.5, 0.7, 0.9.
+    let traces: Vec<juru_desks::views::TraceRequest> = (0..5)
+        .map(|i| {
+            serde_json::from_value(json!({"input": "q", "output": "a", "model": "bot",
+                                          "metadata": {"confidence": 0.1 + 0.2 * i as f64}}))
+            .unwrap()
+        })
+        .collect();
+    app.desks.ingest_traces(&app.acme, &traces).await.unwrap();
+
+    let base = serve(&app).await;
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let work = tempfile::tempdir().unwrap();
+    let browser = Browser::start(&work.path().join("profile")).await;
+    log_in(&browser, &format!("{base}/review/periksa/work"), &reviewer, "reviewer-secret-pw").await;
+    let at = |id: &str| {
+        let marker = format!("data-item=\"{id}\"");
+        move |_: &str, src: &str| src.contains(&marker)
+    };
+    browser.wait_for("the first item", 10, at(&ids[0])).await;
+    assert_eq!(browser.text("#item-output").await, "Jawaban asisten 0");
+    browser.keys(&[(None, "?")]).await;
+    browser.wait_for("the shortcuts", 10, |_, src| !src.contains("id=\"help\" class=\"help\" hidden")).await;
+    browser.screenshot(&shots.join("browser-9-review.png")).await;
+    browser.keys(&[(None, "?"), (None, "a")]).await;
+    browser.wait_for("the second item", 10, at(&ids[1])).await;
+    browser.keys(&[(None, "2")]).await;
+    browser.wait_for("the third item", 10, at(&ids[2])).await;
+    browser.keys(&[(None, "e")]).await;
+    browser.wait_for("the editor", 10, |_, src| src.contains("<div id=\"editor\">")).await;
+    browser.clear("#edited").await;
+    browser.type_into("#edited", "Jawaban asisten yang sudah dibetulkan").await;
+    browser.keys(&[(Some(CONTROL), ENTER)]).await;
+    browser.wait_for("the fourth item", 10, at(&ids[3])).await;
+
+    let status = |i: usize| {
+        let desks = app.desks.clone();
+        let acme = app.acme.clone();
+        let id = ids[i].clone();
+        async move { desks.review_item(&acme, &id).await.unwrap() }
+    };
+    let approved = status(0).await;
+    assert_eq!(
+        (approved.status.as_str(), approved.final_output),
+        ("approved", Some(json!("Jawaban asisten 0")))
+    );
+    let rejected = status(1).await;
+    assert_eq!((rejected.status.as_str(), rejected.outcome_reason.as_str()), ("rejected", "wrong_label"));
+    let edited = status(2).await;
+    assert_eq!(edited.status, "edited");
+    assert_eq!(edited.final_output, Some(json!("Jawaban asisten yang sudah dibetulkan")));
+    let diff = edited.decisions[0].diff.clone().unwrap();
+    assert_eq!(
+        diff,
+        json!([{"op": "keep", "text": "Jawaban asisten "}, {"op": "remove", "text": "2"},
+               {"op": "add", "text": "yang sudah dibetulkan"}])
+    );
+    assert!(edited.decisions[0].seconds.unwrap() > 0.0);
+
+    // The queue's page: backtest a rule on past traces, then save it switched off.
+    browser.goto(&format!("{base}/review/periksa")).await;
+    browser.wait_for("the queue page", 10, |_, src| src.contains("id=\"rule-form\"")).await;
+    browser.type_into("input[name=confidence_below]", "0.6").await;
+    browser.click("#backtest").await;
+    browser.wait_for("the backtest", 10, |_, src| src.contains("id=\"backtest-result\"")).await;
+    let result = browser.text("#backtest-result").await;
+    assert!(result.contains("Would have sent: 3"), "{result}");
+    browser.screenshot(&shots.join("browser-10-backtest.png")).await;
+    browser.type_into("input[name=name]", "ragu").await;
+    browser.click("#save-rule").await;
+    browser.wait_for("the saved rule", 10, |_, src| src.contains("<td>ragu</td>")).await;
+    let rules = browser.text("#rules").await;
+    assert!(rules.contains("ragu") && rules.contains("off"), "{rules}");
+    let counts = browser.text("#counts").await;
+    assert!(counts.contains("1\nApproved") && counts.contains("1\nEdited"), "{counts}");
+    browser.screenshot(&shots.join("browser-11-queue.png")).await;
+    browser.quit().await;
+}
+
+const CONTROL: &str = "\u{E009}";

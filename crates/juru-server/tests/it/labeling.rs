@@ -2,7 +2,6 @@
 //! schema checks and changes, agreement, adjudication, and formats that round-trip.
 
 use juru_core::Role::*;
-use juru_desks::views::{CreateToken, CreateUser};
 use juru_store::both_backends;
 use juru_store::testing::TestDb;
 use serde_json::{Value, json};
@@ -27,33 +26,7 @@ async fn import_tweets(app: &TestApp, name: &str) {
 
 /// More annotators, each with a token.
 async fn annotators(app: &TestApp, n: usize) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for i in 0..n {
-        let name = format!("anotator-{i}");
-        let req = CreateUser {
-            username: name.clone(),
-            display_name: None,
-            password: Some(format!("{name}-secret-pw")),
-            is_admin: false,
-            roles: vec!["annotator".into()],
-        };
-        app.desks.create_user(&app.acme, &req).await.unwrap();
-        let t = app
-            .desks
-            .create_token(
-                &app.acme,
-                &CreateToken {
-                    name: "t".into(),
-                    role: "annotator".into(),
-                    username: Some(name.clone()),
-                    expires_in_days: None,
-                },
-            )
-            .await
-            .unwrap();
-        out.push((name, t.token));
-    }
-    out
+    app.more_users("anotator", "annotator", n).await
 }
 
 async fn answer(app: &TestApp, token: &str, project: &str, idx: i64, value: Value) -> (u16, Value) {

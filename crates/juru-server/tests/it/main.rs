@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod labeling;
+mod review;
 mod roles;
 
 use std::collections::HashMap;
@@ -77,6 +78,37 @@ impl TestApp {
         }
         let router = juru_server::app(AppState::new(desks.clone(), config));
         TestApp { _db: db, desks, router, tokens, acme, _dir: dir }
+    }
+
+    /// More users of one role, `{prefix}-0` …, each with a token: (username, token).
+    pub(crate) async fn more_users(&self, prefix: &str, role: &str, n: usize) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            let name = format!("{prefix}-{i}");
+            let req = CreateUser {
+                username: name.clone(),
+                display_name: None,
+                password: Some(format!("{name}-secret-pw")),
+                is_admin: false,
+                roles: vec![role.into()],
+            };
+            self.desks.create_user(&self.acme, &req).await.unwrap();
+            let t = self
+                .desks
+                .create_token(
+                    &self.acme,
+                    &CreateToken {
+                        name: "t".into(),
+                        role: role.into(),
+                        username: Some(name.clone()),
+                        expires_in_days: None,
+                    },
+                )
+                .await
+                .unwrap();
+            out.push((name, t.token));
+        }
+        out
     }
 
     pub(crate) fn token(&self, role: Role) -> &str {

@@ -95,6 +95,21 @@ fn cases(role: Role, trace_id: &str) -> Vec<Case> {
                               "schema": {"kind": "single", "labels": ["x", "y"]}})),
             allowed: &[Admin, Annotator],
         },
+        Case { method: "GET", path: "/api/v1/review/queues".into(), body: None, allowed: EVERYONE },
+        Case {
+            method: "POST",
+            path: "/api/v1/review/queues".into(),
+            body: Some(json!({"name": format!("rq-{}", r.replace('_', "-"))})),
+            allowed: &[Admin, Reviewer],
+        },
+        // `rq-admin` exists from the admin's case above. Holding an output for review is what an
+        // application that logs traces does.
+        Case {
+            method: "POST",
+            path: "/api/v1/review/queues/rq-admin/gate".into(),
+            body: Some(json!({"input": "q", "output": "a"})),
+            allowed: &[Admin, PromptEngineer, DialogDesigner, MlEngineer, RedTeamer, Integrator],
+        },
         Case {
             method: "GET",
             path: "/api/v1/audit".into(),
@@ -188,7 +203,7 @@ both_backends!(every_role_against_every_endpoint, |db: TestDb| async move {
         let (status, _) = send(&app, &case, Some("juru_not_a_real_token")).await;
         assert_eq!(status, 401, "{} {} with a bad token", case.method, case.path);
     }
-    assert_eq!(checked, 11 * 24);
+    assert_eq!(checked, 11 * 27);
 });
 
 both_backends!(revoked_token_and_removed_role_stop_working, |db: TestDb| async move {

@@ -4,6 +4,7 @@ mod audit;
 mod datasets;
 mod jobs;
 mod labeling;
+mod review;
 mod traces;
 
 use juru_store::audit::NewAudit;

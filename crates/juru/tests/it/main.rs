@@ -127,6 +127,28 @@ async fn audit_story(backend: Backend) {
         "{t:?}"
     );
 
+    // The demo's review queue: low-confidence predictions routed by a rule, half of it settled by
+    // two simulated reviewers.
+    let listed = stdout(&site.run(&["review", "list"]));
+    let row = listed.lines().find(|l| l.starts_with("sentimen-ragu")).unwrap_or_else(|| panic!("{listed}"));
+    let pending: i64 = row.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(pending > 0, "{listed}");
+    let quality: serde_json::Value =
+        serde_json::from_str(&stdout(&site.run(&["review", "quality", "sentimen-ragu"]))).unwrap();
+    let names: Vec<&str> =
+        quality["reviewers"].as_array().unwrap().iter().map(|r| r["reviewer"].as_str().unwrap()).collect();
+    assert_eq!(names, ["citra", "dedi"], "{quality}");
+    assert!(quality["items_with_several"].as_u64().unwrap() > 0, "{quality}");
+    let backtest = site.run(&["review", "backtest", "sentimen-ragu", "--rule", "kurang-yakin"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&backtest)).unwrap();
+    assert_eq!(
+        report["would_send"], report["already_queued"],
+        "the live rule sent what its backtest finds: {report}"
+    );
+    let bad = site.run(&["review", "backtest", "sentimen-ragu", "--conditions", "{\"confidence\": 1}"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("confidence"), "{}", stderr(&bad));
+
     let ok = site.run(&["audit", "verify"]);
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
     assert!(stdout(&ok).starts_with("audit chain intact:"), "{}", stdout(&ok));
