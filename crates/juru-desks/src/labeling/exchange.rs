@@ -680,20 +680,28 @@ impl Desks {
                 },
             };
             for a in task["annotations"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                let local_part = |e: &str| e.split('@').next().map(str::trim).map(str::to_owned);
                 let who = match &a["completed_by"] {
                     Value::String(s) => Some(s.clone()),
                     Value::Object(o) => o
                         .get("username")
                         .and_then(Value::as_str)
-                        .or_else(|| o.get("email").and_then(Value::as_str).and_then(|e| e.split('@').next()))
-                        .map(str::to_owned),
+                        .map(str::to_owned)
+                        .or_else(|| o.get("email").and_then(Value::as_str).and_then(local_part)),
+                    // Label Studio's own export names the user by id, with `created_username`
+                    // ("ani@example.com, 3") beside it.
+                    Value::Number(_) => a["created_username"].as_str().and_then(local_part),
                     _ => None,
                 };
                 let Some(who) = who else {
-                    errors.push(RowError {
-                        line,
-                        reason: format!("task {line}: an annotation without completed_by username"),
-                    });
+                    let reason = match &a["completed_by"] {
+                        Value::Number(id) => format!(
+                            "task {line}: completed_by is Label Studio user id {id} and the annotation has no \
+                             created_username to say who that is"
+                        ),
+                        _ => format!("task {line}: an annotation without completed_by username"),
+                    };
+                    errors.push(RowError { line, reason });
                     continue;
                 };
                 let result = a["result"].as_array().map(Vec::as_slice).unwrap_or_default();

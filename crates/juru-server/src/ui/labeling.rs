@@ -134,6 +134,9 @@ struct DashboardPage {
     agreement: AgreementReport,
     choices: Vec<String>,
     can_write: bool,
+    /// The learning curve's points in the plot: answers (x, 40–380) against held-out accuracy
+    /// (y, 150 for 0 up to 10 for 1).
+    curve_dots: Vec<(String, String)>,
 }
 
 impl DashboardPage {
@@ -152,6 +155,14 @@ impl DashboardPage {
     fn n(&self, v: &f64) -> String {
         format!("{v:.3}")
     }
+
+    fn curve_points(&self) -> String {
+        self.curve_dots.iter().map(|(x, y)| format!("{x},{y}")).collect::<Vec<_>>().join(" ")
+    }
+
+    fn curve_max(&self) -> i64 {
+        self.p.learning_curve.iter().map(|(n, _)| *n).max().unwrap_or(0)
+    }
 }
 
 fn fmt(v: &Option<f64>) -> String {
@@ -165,8 +176,20 @@ async fn dashboard(
 ) -> Result<Html<String>, UiError> {
     let p = state.desks.label_project(&s.actor, &project).await?;
     let agreement = state.desks.label_agreement(&s.actor, &project).await?;
+    let most = p.learning_curve.iter().map(|(n, _)| *n).max().unwrap_or(1).max(1) as f64;
+    let curve_dots = p
+        .learning_curve
+        .iter()
+        .map(|(n, acc)| {
+            (
+                format!("{:.1}", 40.0 + 340.0 * *n as f64 / most),
+                format!("{:.1}", 150.0 - 140.0 * acc.clamp(0.0, 1.0)),
+            )
+        })
+        .collect();
     render(DashboardPage {
         ctx: Ctx::new(&state, &s, "desk:labeling").await,
+        curve_dots,
         choices: p.schema.choices(),
         p,
         agreement,

@@ -250,7 +250,7 @@ both_backends!(label_formats_round_trip_and_bad_files_import_nothing, |db: TestD
     let ann = app.token(Annotator).to_owned();
     let base = "/api/v1/labeling/projects";
     let people = annotators(&app, 2).await;
-    for name in ["asal", "salinan"] {
+    for name in ["asal", "salinan", "asli"] {
         let create = json!({"name": name, "dataset": "tweets", "text_field": "text", "overlap": 2,
             "schema": {"kind": "single", "labels": ["HS", "Abusive", "Neither"]}});
         assert_eq!(app.call("POST", base, Some(&ann), Some(create)).await.0, 201);
@@ -305,6 +305,32 @@ both_backends!(label_formats_round_trip_and_bad_files_import_nothing, |db: TestD
             .collect()
     };
     assert_eq!(strip(&original), strip(&copy), "Label Studio export → import keeps every answer");
+    // Label Studio's own export names people by id, with created_username beside it.
+    let native = |who: Value| {
+        json!([{"id": 7, "data": {"text": "kalian semua sampah"}, "annotations": [{"id": 1, "completed_by": 3,
+            "created_username": who, "lead_time": 4.2,
+            "result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": ["HS"]}}]}]}])
+        .to_string()
+        .into_bytes()
+    };
+    let import_native = |body: Vec<u8>| {
+        let app = &app;
+        let ann = ann.clone();
+        async move {
+            let path = format!("{base}/asli/import?format=label_studio");
+            let (s, b) = app.call_raw("POST", &path, Some(&ann), "application/json", body, &[]).await;
+            (s.as_u16(), serde_json::from_slice::<Value>(&b).unwrap())
+        }
+    };
+    let (s, b) = import_native(native(Value::Null)).await;
+    assert_eq!(s, 400, "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("Label Studio user id 3"), "{b}");
+    let (s, b) = import_native(native(json!("anotator-1@example.com, 3"))).await;
+    assert_eq!(s, 201, "{b}");
+    let asli = get(format!("{base}/asli/export?format=jsonl")).await;
+    let item3: Value = serde_json::from_str(asli.lines().nth(3).unwrap()).unwrap();
+    assert_eq!(item3["answers"][0]["annotator"], "anotator-1", "{item3}");
+    assert_eq!(item3["answers"][0]["value"], "HS");
     let csv = get(format!("{base}/asal/export?format=csv")).await;
     assert_eq!(csv.lines().count(), 1 + 6, "{csv}");
     let hf = get(format!("{base}/asal/export?format=hf")).await;
