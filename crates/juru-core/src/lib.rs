@@ -7,6 +7,7 @@ pub mod error;
 pub mod ids;
 pub mod labels;
 pub mod names;
+pub mod prompt;
 pub mod roles;
 pub mod textdiff;
 pub mod timefmt;

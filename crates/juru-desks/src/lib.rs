@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod labeling;
 pub mod members;
 pub mod packs;
+pub mod prompts;
 pub mod providers;
 pub mod registry;
 pub mod review;

@@ -14,6 +14,7 @@ pub mod labeling;
 mod migrations;
 pub mod models;
 pub mod page;
+pub mod prompts;
 pub mod review;
 pub mod scores;
 pub mod traces;

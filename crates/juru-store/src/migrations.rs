@@ -418,6 +418,60 @@ CREATE INDEX review_decisions_by_queue ON review_decisions (queue_id, status, re
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 5,
+        name: "prompts",
+        // Versions are immutable; `prompts.latest` is raised by `UPDATE … RETURNING` when a
+        // version is added, so concurrent saves get distinct numbers. Labels point at versions;
+        // every move, removal included, is kept in `prompt_label_moves` (and the audit log).
+        common: r#"
+CREATE TABLE prompts (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    latest BIGINT NOT NULL DEFAULT 0,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    UNIQUE (workspace_id, name)
+);
+CREATE TABLE prompt_versions (
+    prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+    version BIGINT NOT NULL,
+    content_hash TEXT NOT NULL,
+    template TEXT NOT NULL,
+    variables TEXT NOT NULL,
+    config TEXT NOT NULL,
+    includes TEXT NOT NULL DEFAULT '[]',
+    author TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (prompt_id, version)
+);
+CREATE TABLE prompt_labels (
+    prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (prompt_id, label)
+);
+CREATE TABLE prompt_label_moves (
+    id TEXT PRIMARY KEY,
+    prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    from_version BIGINT,
+    to_version BIGINT,
+    moved_by TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX prompt_label_moves_by_label ON prompt_label_moves (prompt_id, label, created_at);
+"#,
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -9,6 +9,7 @@ mod labeling;
 mod members;
 mod models;
 mod openai;
+mod prompts;
 mod review;
 mod scores;
 mod system;
@@ -73,6 +74,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(jobs::routes())
         .merge(labeling::routes())
         .merge(review::routes())
+        .merge(prompts::routes())
         .merge(models::routes())
         .merge(audit::routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).merge(openai::routes())

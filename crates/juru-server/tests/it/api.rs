@@ -532,6 +532,13 @@ async fn openapi_document_lists_every_endpoint() {
         "/api/v1/review/tickets/{ticket}",
         "/api/v1/review/queues/{queue}/quality",
         "/api/v1/review/queues/{queue}/to-dataset",
+        "/api/v1/prompts",
+        "/api/v1/prompts/{prompt}",
+        "/api/v1/prompts/{prompt}/versions",
+        "/api/v1/prompts/{prompt}/labels/{label}",
+        "/api/v1/prompts/{prompt}/labels/{label}/revert",
+        "/api/v1/prompts/{prompt}/render",
+        "/api/v1/prompts/{prompt}/diff",
     ] {
         assert!(paths.contains_key(p), "{p} missing");
     }

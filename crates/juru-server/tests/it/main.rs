@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod labeling;
+mod prompts;
 mod review;
 mod roles;
 

@@ -96,6 +96,13 @@ fn cases(role: Role, trace_id: &str) -> Vec<Case> {
             allowed: &[Admin, Annotator],
         },
         Case { method: "GET", path: "/api/v1/review/queues".into(), body: None, allowed: EVERYONE },
+        Case { method: "GET", path: "/api/v1/prompts".into(), body: None, allowed: EVERYONE },
+        Case {
+            method: "POST",
+            path: "/api/v1/prompts".into(),
+            body: Some(json!({"name": format!("p-{}", r.replace('_', "-")), "template": "Halo"})),
+            allowed: &[Admin, PromptEngineer],
+        },
         Case {
             method: "POST",
             path: "/api/v1/review/queues".into(),
@@ -203,7 +210,7 @@ both_backends!(every_role_against_every_endpoint, |db: TestDb| async move {
         let (status, _) = send(&app, &case, Some("juru_not_a_real_token")).await;
         assert_eq!(status, 401, "{} {} with a bad token", case.method, case.path);
     }
-    assert_eq!(checked, 11 * 27);
+    assert_eq!(checked, 11 * 29);
 });
 
 both_backends!(revoked_token_and_removed_role_stop_working, |db: TestDb| async move {

@@ -1,0 +1,677 @@
+//! The Prompt desk's prompts: text and chat templates with declared variables and model
+//! settings, saved as immutable numbered versions with a content hash; labels (`production`,
+//! `staging`, any name) that point at versions, every move and removal recorded, audited and
+//! revertible; strict rendering; includes of other prompts by reference; diffs between versions.
+
+use std::collections::{BTreeMap, HashMap};
+
+use juru_core::prompt::{Problem, PromptSpec, Rendered, Template};
+use juru_core::textdiff::{Run, diff_words};
+use juru_core::timefmt::format_ms;
+use juru_core::{Action, roles::Desk};
+use juru_store::audit::NewAudit;
+use juru_store::prompts::{NewPromptVersion, Prompt, PromptVersion};
+use juru_store::{WriteTx, now_ms};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+
+use crate::views::Listing;
+use crate::{Actor, DeskError, Desks, PageRequest, Result};
+
+const PROMPTS: juru_core::Area = juru_core::Area::Desk(Desk::Prompts);
+/// The label a fetch without one resolves to, when it is set.
+pub const DEFAULT_LABEL: &str = "production";
+/// Always the newest version; it cannot be moved.
+pub const LATEST: &str = "latest";
+/// How deep includes may nest.
+const MAX_INCLUDE_DEPTH: usize = 5;
+
+/// A new prompt and its first version.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePrompt {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// A string (text prompt) or a list of `{role, content}` messages (chat prompt).
+    pub template: Template,
+    #[schema(value_type = Object)]
+    pub variables: Option<Value>,
+    #[schema(value_type = Object)]
+    pub config: Option<Value>,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+/// A new version of a prompt; absent variables and config are taken from the latest version.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewVersion {
+    /// A string (text prompt) or a list of `{role, content}` messages (chat prompt).
+    pub template: Template,
+    /// JSON Schema of the variables: `{"type": "object", "properties": {"nama": {"type":
+    /// "string"}}, "required": ["nama"]}`.
+    #[schema(value_type = Object)]
+    pub variables: Option<Value>,
+    /// Model settings: `model`, `temperature`, `max_tokens`, `top_p`, `stop`, …
+    #[schema(value_type = Object)]
+    pub config: Option<Value>,
+    /// What changed.
+    #[serde(default)]
+    pub message: String,
+    /// Labels to point at the new version.
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromptView {
+    pub id: String,
+    pub name: String,
+    /// `text` or `chat`.
+    pub kind: String,
+    pub description: String,
+    pub latest: i64,
+    /// Label → version.
+    pub labels: BTreeMap<String, i64>,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VersionView {
+    pub prompt: String,
+    pub kind: String,
+    pub version: i64,
+    pub content_hash: String,
+    pub template: Template,
+    #[schema(value_type = Object)]
+    pub variables: Value,
+    #[schema(value_type = Object)]
+    pub config: Value,
+    pub includes: Vec<String>,
+    /// The labels pointing at this version.
+    pub labels: Vec<String>,
+    pub author: String,
+    pub message: String,
+    pub created_at: String,
+}
+
+impl VersionView {
+    /// A strong validator for HTTP caching: changes whenever the version a reference resolves
+    /// to changes.
+    pub fn etag(&self) -> String {
+        format!("\"{}-v{}\"", &self.content_hash[..16], self.version)
+    }
+}
+
+/// Moving a label.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveLabel {
+    pub version: i64,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LabelMoveView {
+    pub label: String,
+    pub from_version: Option<i64>,
+    /// None: the label was removed.
+    pub to_version: Option<i64>,
+    pub moved_by: String,
+    pub reason: String,
+    pub at: String,
+}
+
+/// Rendering a prompt version with values for its variables.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenderRequest {
+    pub label: Option<String>,
+    pub version: Option<i64>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub variables: Map<String, Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RenderView {
+    pub prompt: String,
+    pub version: i64,
+    pub rendered: Rendered,
+    #[schema(value_type = Object)]
+    pub config: Value,
+}
+
+/// What changed between two versions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromptDiff {
+    pub prompt: String,
+    pub from: i64,
+    pub to: i64,
+    /// Per template part (`template`, `messages[0].content`, `messages[2].role`): word runs
+    /// `[{"op": "keep" | "remove" | "add", "text"}]`.
+    #[schema(value_type = Object)]
+    pub template: BTreeMap<String, Vec<Run>>,
+    pub variables_changed: bool,
+    pub config_changed: bool,
+    #[schema(value_type = Object)]
+    pub variables: (Value, Value),
+    #[schema(value_type = Object)]
+    pub config: (Value, Value),
+}
+
+/// Writes a checked version and points the labels asked for at it, in `tx`.
+async fn write_version(
+    tx: &mut WriteTx,
+    actor: &Actor,
+    prompt: &Prompt,
+    new: &NewPromptVersion,
+    labels: &[String],
+) -> Result<PromptVersion> {
+    let v = tx.insert_prompt_version(&prompt.id, new).await?;
+    for label in labels {
+        tx.move_prompt_label(
+            &prompt.id,
+            label,
+            Some(v.version),
+            &actor.audit_name(),
+            "saved with the version",
+        )
+        .await?;
+    }
+    Ok(v)
+}
+
+fn problems(list: &[Problem]) -> DeskError {
+    let text = list.iter().map(Problem::to_string).collect::<Vec<_>>().join("; ");
+    DeskError::invalid(format!("{} problem(s): {text}", list.len()))
+}
+
+fn kind_of(t: &Template) -> &'static str {
+    match t {
+        Template::Text(_) => "text",
+        Template::Chat(_) => "chat",
+    }
+}
+
+fn parse(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or(Value::Null)
+}
+
+/// The template parts of a version as (where, text) for diffs.
+fn part_texts(t: &Template) -> BTreeMap<String, String> {
+    match t {
+        Template::Text(s) => BTreeMap::from([("template".to_string(), s.clone())]),
+        Template::Chat(m) => m
+            .iter()
+            .enumerate()
+            .flat_map(|(i, m)| {
+                [
+                    (format!("messages[{i}].role"), m.role.clone()),
+                    (format!("messages[{i}].content"), m.content.clone()),
+                ]
+            })
+            .collect(),
+    }
+}
+
+impl Desks {
+    pub async fn create_prompt(&self, actor: &Actor, req: &CreatePrompt) -> Result<VersionView> {
+        actor.require(PROMPTS, Action::Write)?;
+        let first = NewVersion {
+            template: req.template.clone(),
+            variables: req.variables.clone(),
+            config: req.config.clone(),
+            message: req.message.clone(),
+            labels: req.labels.clone(),
+        };
+        let req_version = &first;
+        juru_core::names::validate_name("prompt name", &req.name)?;
+        let prompt = Prompt {
+            id: juru_core::ids::new_id(),
+            workspace_id: actor.workspace_id.clone(),
+            name: req.name.clone(),
+            kind: kind_of(&req_version.template).into(),
+            description: req.description.clone(),
+            latest: 0,
+            created_by: actor.audit_name(),
+            created_at: now_ms(),
+        };
+        let spec = PromptSpec {
+            template: req_version.template.clone(),
+            variables: req_version
+                .variables
+                .clone()
+                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+            config: req_version.config.clone().unwrap_or_else(|| json!({})),
+        };
+        let new = self.checked_version(actor, &prompt, &spec, req_version).await?;
+        let mut tx = self.store.write().await?;
+        tx.insert_prompt(&prompt).await?;
+        let v = write_version(&mut tx, actor, &prompt, &new, &req_version.labels).await?;
+        tx.audit(NewAudit {
+            workspace_id: Some(&actor.workspace_id),
+            actor: &actor.audit_name(),
+            action: "prompt.create",
+            object_kind: "prompt",
+            object_id: &prompt.id,
+            summary: json!({"after": {"name": prompt.name, "kind": prompt.kind, "version": 1,
+                                      "content_hash": v.content_hash, "labels": req_version.labels}}),
+        })
+        .await?;
+        tx.commit().await?;
+        self.version_view(&prompt, v).await
+    }
+
+    /// Saves a new immutable version. A version identical to the latest is refused.
+    pub async fn add_prompt_version(
+        &self,
+        actor: &Actor,
+        name: &str,
+        req: &NewVersion,
+    ) -> Result<VersionView> {
+        actor.require(PROMPTS, Action::Write)?;
+        let prompt = self.store.prompt(&actor.workspace_id, name).await?;
+        if kind_of(&req.template) != prompt.kind {
+            return Err(DeskError::invalid(format!(
+                "prompt {} is a {} prompt; a version cannot change it to {}",
+                prompt.name,
+                prompt.kind,
+                kind_of(&req.template)
+            )));
+        }
+        let latest = self.store.prompt_version(&prompt.id, prompt.latest).await?;
+        let spec = PromptSpec {
+            template: req.template.clone(),
+            variables: req.variables.clone().unwrap_or_else(|| parse(&latest.variables)),
+            config: req.config.clone().unwrap_or_else(|| parse(&latest.config)),
+        };
+        let new = self.checked_version(actor, &prompt, &spec, req).await?;
+        if new.content_hash == latest.content_hash {
+            return Err(DeskError::Conflict {
+                kind: "identical prompt version",
+                key: format!("{}@{}", prompt.name, latest.version),
+            });
+        }
+        let mut tx = self.store.write().await?;
+        let v = write_version(&mut tx, actor, &prompt, &new, &req.labels).await?;
+        tx.audit(NewAudit {
+            workspace_id: Some(&actor.workspace_id),
+            actor: &actor.audit_name(),
+            action: "prompt.version.create",
+            object_kind: "prompt",
+            object_id: &prompt.id,
+            summary: json!({"prompt": prompt.name, "after": {"version": v.version, "content_hash": v.content_hash,
+                            "message": v.message, "labels": req.labels}}),
+        })
+        .await?;
+        tx.commit().await?;
+        self.version_view(&prompt, v).await
+    }
+
+    /// Checks a version before it is saved: every problem of the template, variables and
+    /// settings at once, label names, and that every include names an existing text prompt.
+    async fn checked_version(
+        &self,
+        actor: &Actor,
+        prompt: &Prompt,
+        spec: &PromptSpec,
+        req: &NewVersion,
+    ) -> Result<NewPromptVersion> {
+        let mut found = spec.check();
+        for label in &req.labels {
+            if label == LATEST {
+                found.push(Problem {
+                    at: "labels".into(),
+                    line: None,
+                    column: None,
+                    message: "latest is set by Juru itself".into(),
+                });
+            } else if let Err(e) = juru_core::names::validate_name("label", label) {
+                found.push(Problem { at: "labels".into(), line: None, column: None, message: e.to_string() });
+            }
+        }
+        for r in spec.includes() {
+            let (name, _) = r.split_once('@').unwrap_or((&r, ""));
+            if name == prompt.name {
+                found.push(Problem {
+                    at: "template".into(),
+                    line: None,
+                    column: None,
+                    message: format!("includes itself ({r:?})"),
+                });
+                continue;
+            }
+            if let Err(e) = self.resolve_prompt(actor, &r).await {
+                found.push(Problem {
+                    at: "template".into(),
+                    line: None,
+                    column: None,
+                    message: format!("include {r:?}: {e}"),
+                });
+            }
+        }
+        if !found.is_empty() {
+            return Err(problems(&found));
+        }
+        let to_text = |v: &Value| v.to_string();
+        Ok(NewPromptVersion {
+            content_hash: spec.content_hash(),
+            template: serde_json::to_string(&spec.template).map_err(DeskError::internal)?,
+            variables: to_text(&spec.variables),
+            config: to_text(&spec.config),
+            includes: to_text(&json!(spec.includes())),
+            author: actor.audit_name(),
+            message: req.message.clone(),
+        })
+    }
+
+    /// Resolves `name`, `name@3`, `name@label` (plain `name`: `production` if set, else the
+    /// newest).
+    async fn resolve_prompt(&self, actor: &Actor, reference: &str) -> Result<(Prompt, PromptVersion)> {
+        let (name, at) = match reference.split_once('@') {
+            Some((n, a)) => (n, Some(a)),
+            None => (reference, None),
+        };
+        let prompt = self.store.prompt(&actor.workspace_id, name).await?;
+        let version = match at {
+            Some(a) if a.parse::<i64>().is_ok() => a.parse::<i64>().unwrap_or_default(),
+            Some(LATEST) => prompt.latest,
+            Some(label) => self
+                .store
+                .prompt_labels(&prompt.id)
+                .await?
+                .into_iter()
+                .find(|l| l.label == label)
+                .map(|l| l.version)
+                .ok_or_else(|| DeskError::NotFound {
+                    kind: "prompt label",
+                    key: format!("{name}@{label}"),
+                })?,
+            None => self
+                .store
+                .prompt_labels(&prompt.id)
+                .await?
+                .into_iter()
+                .find(|l| l.label == DEFAULT_LABEL)
+                .map(|l| l.version)
+                .unwrap_or(prompt.latest),
+        };
+        let v = self.store.prompt_version(&prompt.id, version).await?;
+        Ok((prompt, v))
+    }
+
+    /// A prompt version by label or number (neither: `production` when set, else the newest).
+    pub async fn fetch_prompt(
+        &self,
+        actor: &Actor,
+        name: &str,
+        label: Option<&str>,
+        version: Option<i64>,
+    ) -> Result<VersionView> {
+        actor.require(PROMPTS, Action::Read)?;
+        let reference = match (label, version) {
+            (Some(_), Some(_)) => return Err(DeskError::invalid("give a label or a version, not both")),
+            (Some(l), None) => format!("{name}@{l}"),
+            (None, Some(v)) => format!("{name}@{v}"),
+            (None, None) => name.to_owned(),
+        };
+        let (p, v) = self.resolve_prompt(actor, &reference).await?;
+        self.version_view(&p, v).await
+    }
+
+    pub async fn prompts(&self, actor: &Actor, page: &PageRequest) -> Result<Listing<PromptView>> {
+        actor.require(PROMPTS, Action::Read)?;
+        let page = self.store.prompts(&actor.workspace_id, page).await?;
+        let mut items = Vec::new();
+        for p in page.items {
+            items.push(self.prompt_view(p).await?);
+        }
+        Ok(Listing { items, next_cursor: page.next_cursor })
+    }
+
+    pub async fn prompt_versions(&self, actor: &Actor, name: &str) -> Result<Vec<VersionView>> {
+        actor.require(PROMPTS, Action::Read)?;
+        let p = self.store.prompt(&actor.workspace_id, name).await?;
+        let mut out = Vec::new();
+        for v in self.store.prompt_versions(&p.id).await? {
+            out.push(self.version_view(&p, v).await?);
+        }
+        Ok(out)
+    }
+
+    /// Points a label at a version; audited, and kept in the label's history.
+    pub async fn move_prompt_label(
+        &self,
+        actor: &Actor,
+        name: &str,
+        label: &str,
+        req: &MoveLabel,
+    ) -> Result<PromptView> {
+        actor.require(PROMPTS, Action::Write)?;
+        if label == LATEST {
+            return Err(DeskError::invalid("latest always points at the newest version; it cannot be moved"));
+        }
+        juru_core::names::validate_name("label", label)?;
+        let p = self.store.prompt(&actor.workspace_id, name).await?;
+        self.store.prompt_version(&p.id, req.version).await?;
+        self.record_label_move(actor, &p, label, Some(req.version), &req.reason, "prompt.label.move").await
+    }
+
+    /// Removes a label; audited and revertible like a move.
+    pub async fn remove_prompt_label(
+        &self,
+        actor: &Actor,
+        name: &str,
+        label: &str,
+        reason: &str,
+    ) -> Result<PromptView> {
+        actor.require(PROMPTS, Action::Write)?;
+        let p = self.store.prompt(&actor.workspace_id, name).await?;
+        if !self.store.prompt_labels(&p.id).await?.iter().any(|l| l.label == label) {
+            return Err(DeskError::NotFound { kind: "prompt label", key: format!("{name}@{label}") });
+        }
+        self.record_label_move(actor, &p, label, None, reason, "prompt.label.remove").await
+    }
+
+    /// Undoes a label's last move (a removal included): it points where it pointed before.
+    pub async fn revert_prompt_label(
+        &self,
+        actor: &Actor,
+        name: &str,
+        label: &str,
+        reason: &str,
+    ) -> Result<PromptView> {
+        actor.require(PROMPTS, Action::Write)?;
+        let p = self.store.prompt(&actor.workspace_id, name).await?;
+        let moves = self.store.prompt_label_moves(&p.id, label).await?;
+        let Some(last) = moves.first() else {
+            return Err(DeskError::NotFound { kind: "prompt label", key: format!("{name}@{label}") });
+        };
+        let reason = if reason.is_empty() {
+            format!("revert of the move to {:?}", last.to_version)
+        } else {
+            reason.to_owned()
+        };
+        self.record_label_move(actor, &p, label, last.from_version, &reason, "prompt.label.revert").await
+    }
+
+    async fn record_label_move(
+        &self,
+        actor: &Actor,
+        p: &Prompt,
+        label: &str,
+        to: Option<i64>,
+        reason: &str,
+        action: &str,
+    ) -> Result<PromptView> {
+        let mut tx = self.store.write().await?;
+        let from = tx.move_prompt_label(&p.id, label, to, &actor.audit_name(), reason).await?;
+        tx.audit(NewAudit {
+            workspace_id: Some(&actor.workspace_id),
+            actor: &actor.audit_name(),
+            action,
+            object_kind: "prompt",
+            object_id: &p.id,
+            summary: json!({"prompt": p.name, "label": label, "before": {"version": from}, "after": {"version": to},
+                            "reason": reason}),
+        })
+        .await?;
+        tx.commit().await?;
+        self.prompt_view(self.store.prompt(&actor.workspace_id, &p.id).await?).await
+    }
+
+    pub async fn prompt_label_history(
+        &self,
+        actor: &Actor,
+        name: &str,
+        label: &str,
+    ) -> Result<Vec<LabelMoveView>> {
+        actor.require(PROMPTS, Action::Read)?;
+        let p = self.store.prompt(&actor.workspace_id, name).await?;
+        Ok(self
+            .store
+            .prompt_label_moves(&p.id, label)
+            .await?
+            .into_iter()
+            .map(|m| LabelMoveView {
+                label: m.label,
+                from_version: m.from_version,
+                to_version: m.to_version,
+                moved_by: m.moved_by,
+                reason: m.reason,
+                at: format_ms(m.created_at),
+            })
+            .collect())
+    }
+
+    /// Renders a version strictly with the given values, its includes resolved.
+    pub async fn render_prompt(&self, actor: &Actor, name: &str, req: &RenderRequest) -> Result<RenderView> {
+        let v = self.fetch_prompt(actor, name, req.label.as_deref(), req.version).await?;
+        let spec = PromptSpec {
+            template: v.template.clone(),
+            variables: v.variables.clone(),
+            config: v.config.clone(),
+        };
+        let mut included = HashMap::new();
+        let mut pending: Vec<(String, usize)> = v.includes.iter().map(|r| (r.clone(), 1)).collect();
+        while let Some((r, depth)) = pending.pop() {
+            if included.contains_key(&r) {
+                continue;
+            }
+            if depth > MAX_INCLUDE_DEPTH {
+                return Err(DeskError::invalid(format!(
+                    "includes nest deeper than {MAX_INCLUDE_DEPTH} (at {r:?})"
+                )));
+            }
+            let (ip, iv) = self.resolve_prompt(actor, &r).await?;
+            let Ok(Template::Text(text)) = serde_json::from_str::<Template>(&iv.template) else {
+                return Err(DeskError::invalid(format!(
+                    "include {r:?}: {} is a chat prompt; only text prompts can be included",
+                    ip.name
+                )));
+            };
+            for inner in serde_json::from_str::<Vec<String>>(&iv.includes).unwrap_or_default() {
+                pending.push((inner, depth + 1));
+            }
+            included.insert(r, text);
+        }
+        let rendered = spec.render(&req.variables, &included).map_err(|p| problems(&p))?;
+        Ok(RenderView { prompt: v.prompt, version: v.version, rendered, config: v.config })
+    }
+
+    /// Word differences between two versions, per template part, and whether the variables or
+    /// settings changed.
+    pub async fn diff_prompt_versions(
+        &self,
+        actor: &Actor,
+        name: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<PromptDiff> {
+        actor.require(PROMPTS, Action::Read)?;
+        let p = self.store.prompt(&actor.workspace_id, name).await?;
+        let (a, b) =
+            (self.store.prompt_version(&p.id, from).await?, self.store.prompt_version(&p.id, to).await?);
+        let ta: Template = serde_json::from_str(&a.template).map_err(DeskError::internal)?;
+        let tb: Template = serde_json::from_str(&b.template).map_err(DeskError::internal)?;
+        let (pa, pb) = (part_texts(&ta), part_texts(&tb));
+        let mut template = BTreeMap::new();
+        for key in pa.keys().chain(pb.keys()) {
+            let (x, y) = (
+                pa.get(key).map(String::as_str).unwrap_or(""),
+                pb.get(key).map(String::as_str).unwrap_or(""),
+            );
+            template.entry(key.clone()).or_insert_with(|| diff_words(x, y));
+        }
+        let (va, vb) = (parse(&a.variables), parse(&b.variables));
+        let (ca, cb) = (parse(&a.config), parse(&b.config));
+        Ok(PromptDiff {
+            prompt: p.name,
+            from,
+            to,
+            template,
+            variables_changed: va != vb,
+            config_changed: ca != cb,
+            variables: (va, vb),
+            config: (ca, cb),
+        })
+    }
+
+    async fn prompt_view(&self, p: Prompt) -> Result<PromptView> {
+        let labels =
+            self.store.prompt_labels(&p.id).await?.into_iter().map(|l| (l.label, l.version)).collect();
+        Ok(PromptView {
+            id: p.id,
+            name: p.name,
+            kind: p.kind,
+            description: p.description,
+            latest: p.latest,
+            labels,
+            created_by: p.created_by,
+            created_at: format_ms(p.created_at),
+        })
+    }
+
+    async fn version_view(&self, p: &Prompt, v: PromptVersion) -> Result<VersionView> {
+        let mut labels: Vec<String> = self
+            .store
+            .prompt_labels(&p.id)
+            .await?
+            .into_iter()
+            .filter(|l| l.version == v.version)
+            .map(|l| l.label)
+            .collect();
+        // `p` may have been read before `v` was added: the newest is whichever is higher.
+        if v.version == p.latest.max(v.version) {
+            labels.push(LATEST.into());
+        }
+        Ok(VersionView {
+            prompt: p.name.clone(),
+            kind: p.kind.clone(),
+            version: v.version,
+            content_hash: v.content_hash,
+            template: serde_json::from_str(&v.template).map_err(DeskError::internal)?,
+            variables: parse(&v.variables),
+            config: parse(&v.config),
+            includes: serde_json::from_str(&v.includes).unwrap_or_default(),
+            labels,
+            author: v.author,
+            message: v.message,
+            created_at: format_ms(v.created_at),
+        })
+    }
+}

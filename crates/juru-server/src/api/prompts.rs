@@ -1,0 +1,201 @@
+//! The Prompt desk's prompts: versions, labels and their history, delivery with ETags, strict
+//! rendering, and diffs.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use juru_desks::prompts::{
+    CreatePrompt, LabelMoveView, MoveLabel, NewVersion, PromptDiff, PromptView, Reason, RenderRequest,
+    RenderView, VersionView,
+};
+use juru_desks::views::Listing;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::PageParams;
+use crate::extract::{ApiJson, Auth};
+use crate::{ApiError, AppState};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(fetch))
+        .routes(routes!(versions, add_version))
+        .routes(routes!(move_label, remove_label))
+        .routes(routes!(revert_label))
+        .routes(routes!(label_history))
+        .routes(routes!(render))
+        .routes(routes!(diff))
+}
+
+/// Lists prompts with their labels.
+#[utoipa::path(get, path = "/prompts", tag = "prompts", params(PageParams),
+    responses((status = 200, body = Listing<PromptView>)))]
+async fn list(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Query(p): Query<PageParams>,
+) -> Result<Json<Listing<PromptView>>, ApiError> {
+    Ok(Json(s.desks.prompts(&a, &(&p).into()).await?))
+}
+
+/// Creates a prompt with its first version. Every problem (template syntax with line and
+/// column, undeclared variables, settings, unknown includes) is listed at once.
+#[utoipa::path(post, path = "/prompts", tag = "prompts", request_body = CreatePrompt,
+    responses((status = 201, body = VersionView), (status = 400, description = "the problems, each with its place")))]
+async fn create(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiJson(req): ApiJson<CreatePrompt>,
+) -> Result<(StatusCode, Json<VersionView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(s.desks.create_prompt(&a, &req).await?)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct FetchQuery {
+    /// A label (`production`, `staging`, `latest`, …).
+    label: Option<String>,
+    /// A version number.
+    version: Option<i64>,
+}
+
+/// A prompt version by label or number (neither: `production` when set, else the newest), with
+/// an ETag; `If-None-Match` with it answers 304 while the reference resolves to the same
+/// version.
+#[utoipa::path(get, path = "/prompts/{prompt}", tag = "prompts", params(("prompt" = String, Path), FetchQuery),
+    responses((status = 200, body = VersionView), (status = 304, description = "unchanged")))]
+async fn fetch(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(prompt): Path<String>,
+    Query(q): Query<FetchQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let v = s.desks.fetch_prompt(&a, &prompt, q.label.as_deref(), q.version).await?;
+    let etag = v.etag();
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| h.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let tag = [(header::ETAG, etag), (header::CACHE_CONTROL, "no-cache".to_string())];
+    Ok(if cached { (StatusCode::NOT_MODIFIED, tag).into_response() } else { (tag, Json(v)).into_response() })
+}
+
+/// A prompt's versions, newest first.
+#[utoipa::path(get, path = "/prompts/{prompt}/versions", tag = "prompts", params(("prompt" = String, Path)),
+    responses((status = 200, body = Vec<VersionView>)))]
+async fn versions(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(prompt): Path<String>,
+) -> Result<Json<Vec<VersionView>>, ApiError> {
+    Ok(Json(s.desks.prompt_versions(&a, &prompt).await?))
+}
+
+/// Saves a new immutable version (409 when identical to the newest).
+#[utoipa::path(post, path = "/prompts/{prompt}/versions", tag = "prompts", params(("prompt" = String, Path)),
+    request_body = NewVersion, responses((status = 201, body = VersionView)))]
+async fn add_version(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(prompt): Path<String>,
+    ApiJson(req): ApiJson<NewVersion>,
+) -> Result<(StatusCode, Json<VersionView>), ApiError> {
+    Ok((StatusCode::CREATED, Json(s.desks.add_prompt_version(&a, &prompt, &req).await?)))
+}
+
+/// Points a label at a version (audited, kept in the label's history).
+#[utoipa::path(put, path = "/prompts/{prompt}/labels/{label}", tag = "prompts",
+    params(("prompt" = String, Path), ("label" = String, Path)), request_body = MoveLabel,
+    responses((status = 200, body = PromptView)))]
+async fn move_label(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path((prompt, label)): Path<(String, String)>,
+    ApiJson(req): ApiJson<MoveLabel>,
+) -> Result<Json<PromptView>, ApiError> {
+    Ok(Json(s.desks.move_prompt_label(&a, &prompt, &label, &req).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct RemoveQuery {
+    /// Why, for the label's history and the audit log.
+    reason: Option<String>,
+}
+
+/// Removes a label (audited; revert puts it back).
+#[utoipa::path(delete, path = "/prompts/{prompt}/labels/{label}", tag = "prompts",
+    params(("prompt" = String, Path), ("label" = String, Path), RemoveQuery),
+    responses((status = 200, body = PromptView)))]
+async fn remove_label(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path((prompt, label)): Path<(String, String)>,
+    Query(r): Query<RemoveQuery>,
+) -> Result<Json<PromptView>, ApiError> {
+    Ok(Json(s.desks.remove_prompt_label(&a, &prompt, &label, r.reason.as_deref().unwrap_or_default()).await?))
+}
+
+/// Undoes a label's last move or removal.
+#[utoipa::path(post, path = "/prompts/{prompt}/labels/{label}/revert", tag = "prompts",
+    params(("prompt" = String, Path), ("label" = String, Path)), request_body = Reason,
+    responses((status = 200, body = PromptView)))]
+async fn revert_label(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path((prompt, label)): Path<(String, String)>,
+    ApiJson(r): ApiJson<Reason>,
+) -> Result<Json<PromptView>, ApiError> {
+    Ok(Json(s.desks.revert_prompt_label(&a, &prompt, &label, &r.reason).await?))
+}
+
+/// A label's moves, newest first.
+#[utoipa::path(get, path = "/prompts/{prompt}/labels/{label}/history", tag = "prompts",
+    params(("prompt" = String, Path), ("label" = String, Path)),
+    responses((status = 200, body = Vec<LabelMoveView>)))]
+async fn label_history(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path((prompt, label)): Path<(String, String)>,
+) -> Result<Json<Vec<LabelMoveView>>, ApiError> {
+    Ok(Json(s.desks.prompt_label_history(&a, &prompt, &label).await?))
+}
+
+/// Renders a version strictly: a missing, undeclared or mistyped variable is a 400 naming it.
+#[utoipa::path(post, path = "/prompts/{prompt}/render", tag = "prompts", params(("prompt" = String, Path)),
+    request_body = RenderRequest, responses((status = 200, body = RenderView), (status = 400, description = "variable problems")))]
+async fn render(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(prompt): Path<String>,
+    ApiJson(req): ApiJson<RenderRequest>,
+) -> Result<Json<RenderView>, ApiError> {
+    Ok(Json(s.desks.render_prompt(&a, &prompt, &req).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct DiffQuery {
+    from: i64,
+    to: i64,
+}
+
+/// Word differences between two versions, per template part.
+#[utoipa::path(get, path = "/prompts/{prompt}/diff", tag = "prompts", params(("prompt" = String, Path), DiffQuery),
+    responses((status = 200, body = PromptDiff)))]
+async fn diff(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(prompt): Path<String>,
+    Query(q): Query<DiffQuery>,
+) -> Result<Json<PromptDiff>, ApiError> {
+    Ok(Json(s.desks.diff_prompt_versions(&a, &prompt, q.from, q.to).await?))
+}
