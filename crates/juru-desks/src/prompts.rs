@@ -10,7 +10,7 @@ use juru_core::textdiff::{Run, diff_words};
 use juru_core::timefmt::format_ms;
 use juru_core::{Action, roles::Desk};
 use juru_store::audit::NewAudit;
-use juru_store::prompts::{NewPromptVersion, Prompt, PromptVersion};
+use juru_store::prompts::{NewPromptVersion, Promotion, Prompt, PromptVersion};
 use juru_store::{WriteTx, now_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -133,6 +133,49 @@ pub struct LabelMoveView {
     pub moved_by: String,
     pub reason: String,
     pub at: String,
+}
+
+/// What a label change did: moved it, or (for a protected label) asked a second person to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LabelChange {
+    pub prompt: PromptView,
+    /// The request waiting for approval, when the label is protected.
+    pub request: Option<PromotionView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromotionView {
+    pub id: String,
+    pub prompt: String,
+    pub label: String,
+    pub from_version: Option<i64>,
+    /// None: remove the label.
+    pub to_version: Option<i64>,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    pub requester: String,
+    pub reason: String,
+    pub decided_by: Option<String>,
+    pub decision_note: String,
+    pub decided_at: Option<String>,
+    pub created_at: String,
+}
+
+fn promotion_view(prompt: &str, p: Promotion) -> PromotionView {
+    PromotionView {
+        id: p.id,
+        prompt: prompt.to_owned(),
+        label: p.label,
+        from_version: p.from_version,
+        to_version: p.to_version,
+        status: p.status,
+        requester: p.requester,
+        reason: p.reason,
+        decided_by: p.decided_by,
+        decision_note: p.decision_note,
+        decided_at: p.decided_at.map(format_ms),
+        created_at: format_ms(p.created_at),
+    }
 }
 
 /// Rendering a prompt version with values for its variables.
@@ -332,8 +375,16 @@ impl Desks {
         req: &NewVersion,
     ) -> Result<NewPromptVersion> {
         let mut found = spec.check();
+        let protected = self.store.protected_labels(&actor.workspace_id).await?;
         for label in &req.labels {
-            if label == LATEST {
+            if protected.contains(label) {
+                found.push(Problem {
+                    at: "labels".into(),
+                    line: None,
+                    column: None,
+                    message: format!("{label} is protected: save the version, then ask for the move"),
+                });
+            } else if label == LATEST {
                 found.push(Problem {
                     at: "labels".into(),
                     line: None,
@@ -460,7 +511,7 @@ impl Desks {
         name: &str,
         label: &str,
         req: &MoveLabel,
-    ) -> Result<PromptView> {
+    ) -> Result<LabelChange> {
         actor.require(PROMPTS, Action::Write)?;
         if label == LATEST {
             return Err(DeskError::invalid("latest always points at the newest version; it cannot be moved"));
@@ -468,7 +519,7 @@ impl Desks {
         juru_core::names::validate_name("label", label)?;
         let p = self.store.prompt(&actor.workspace_id, name).await?;
         self.store.prompt_version(&p.id, req.version).await?;
-        self.record_label_move(actor, &p, label, Some(req.version), &req.reason, "prompt.label.move").await
+        self.change_label(actor, &p, label, Some(req.version), &req.reason, "prompt.label.move").await
     }
 
     /// Removes a label; audited and revertible like a move.
@@ -478,13 +529,13 @@ impl Desks {
         name: &str,
         label: &str,
         reason: &str,
-    ) -> Result<PromptView> {
+    ) -> Result<LabelChange> {
         actor.require(PROMPTS, Action::Write)?;
         let p = self.store.prompt(&actor.workspace_id, name).await?;
         if !self.store.prompt_labels(&p.id).await?.iter().any(|l| l.label == label) {
             return Err(DeskError::NotFound { kind: "prompt label", key: format!("{name}@{label}") });
         }
-        self.record_label_move(actor, &p, label, None, reason, "prompt.label.remove").await
+        self.change_label(actor, &p, label, None, reason, "prompt.label.remove").await
     }
 
     /// Undoes a label's last move (a removal included): it points where it pointed before.
@@ -494,7 +545,7 @@ impl Desks {
         name: &str,
         label: &str,
         reason: &str,
-    ) -> Result<PromptView> {
+    ) -> Result<LabelChange> {
         actor.require(PROMPTS, Action::Write)?;
         let p = self.store.prompt(&actor.workspace_id, name).await?;
         let moves = self.store.prompt_label_moves(&p.id, label).await?;
@@ -506,7 +557,168 @@ impl Desks {
         } else {
             reason.to_owned()
         };
-        self.record_label_move(actor, &p, label, last.from_version, &reason, "prompt.label.revert").await
+        self.change_label(actor, &p, label, last.from_version, &reason, "prompt.label.revert").await
+    }
+
+    /// Moves a label, or, when the workspace protects it, records a request that a second
+    /// person must approve.
+    async fn change_label(
+        &self,
+        actor: &Actor,
+        p: &Prompt,
+        label: &str,
+        to: Option<i64>,
+        reason: &str,
+        action: &str,
+    ) -> Result<LabelChange> {
+        if !self.store.protected_labels(&actor.workspace_id).await?.iter().any(|l| l == label) {
+            let prompt = self.record_label_move(actor, p, label, to, reason, action).await?;
+            return Ok(LabelChange { prompt, request: None });
+        }
+        let from =
+            self.store.prompt_labels(&p.id).await?.into_iter().find(|l| l.label == label).map(|l| l.version);
+        let request = Promotion {
+            id: juru_core::ids::new_id(),
+            prompt_id: p.id.clone(),
+            label: label.to_owned(),
+            from_version: from,
+            to_version: to,
+            status: "pending".into(),
+            requested_by: actor.user_id.clone(),
+            requester: actor.audit_name(),
+            reason: reason.to_owned(),
+            decided_by: None,
+            decision_note: String::new(),
+            decided_at: None,
+            created_at: now_ms(),
+        };
+        let mut tx = self.store.write().await?;
+        tx.insert_promotion(&request).await?;
+        tx.audit(NewAudit {
+            workspace_id: Some(&actor.workspace_id),
+            actor: &actor.audit_name(),
+            action: "prompt.label.request",
+            object_kind: "prompt",
+            object_id: &p.id,
+            summary: json!({"prompt": p.name, "label": label, "before": {"version": from}, "after": {"version": to},
+                            "request": request.id, "reason": reason, "for": action}),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(LabelChange {
+            prompt: self.prompt_view(self.store.prompt(&actor.workspace_id, &p.id).await?).await?,
+            request: Some(promotion_view(&p.name, request)),
+        })
+    }
+
+    /// A second person approves (or anyone with the right rejects, the requester withdraws) a
+    /// protected label's move. Approval moves the label if it still points where it did when
+    /// the request was made.
+    pub async fn decide_prompt_promotion(
+        &self,
+        actor: &Actor,
+        name: &str,
+        id: &str,
+        approve: bool,
+        note: &str,
+    ) -> Result<LabelChange> {
+        actor.require(PROMPTS, Action::Write)?;
+        let p = self.store.prompt(&actor.workspace_id, name).await?;
+        let request = self.store.promotion(&p.id, id).await?;
+        if approve && request.requested_by == actor.user_id {
+            let roles = actor.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
+            return Err(DeskError::Forbidden {
+                roles,
+                action: "approve",
+                area: "their own request: a second person must".into(),
+            });
+        }
+        let now_at = self
+            .store
+            .prompt_labels(&p.id)
+            .await?
+            .into_iter()
+            .find(|l| l.label == request.label)
+            .map(|l| l.version);
+        if approve && now_at != request.from_version {
+            return Err(DeskError::Refused(format!(
+                "{}@{} has moved since the request (it was {:?}, it is {:?}); ask again",
+                p.name, request.label, request.from_version, now_at
+            )));
+        }
+        let status = if approve { "approved" } else { "rejected" };
+        let mut tx = self.store.write().await?;
+        let Some(decided) = tx.decide_promotion(&request.id, status, &actor.audit_name(), note).await? else {
+            return Err(DeskError::Refused(format!("the request is already {}", request.status)));
+        };
+        if approve {
+            let why = format!(
+                "approved by {}, asked by {}: {}",
+                actor.audit_name(),
+                request.requester,
+                request.reason
+            );
+            tx.move_prompt_label(&p.id, &request.label, request.to_version, &actor.audit_name(), &why)
+                .await?;
+        }
+        tx.audit(NewAudit {
+            workspace_id: Some(&actor.workspace_id),
+            actor: &actor.audit_name(),
+            action: if approve { "prompt.label.approve" } else { "prompt.label.reject" },
+            object_kind: "prompt",
+            object_id: &p.id,
+            summary: json!({"prompt": p.name, "label": request.label, "request": request.id, "requester": request.requester,
+                            "before": {"version": request.from_version}, "after": {"version": request.to_version},
+                            "note": note}),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(LabelChange {
+            prompt: self.prompt_view(self.store.prompt(&actor.workspace_id, &p.id).await?).await?,
+            request: Some(promotion_view(&p.name, decided)),
+        })
+    }
+
+    pub async fn prompt_promotions(&self, actor: &Actor, name: &str) -> Result<Vec<PromotionView>> {
+        actor.require(PROMPTS, Action::Read)?;
+        let p = self.store.prompt(&actor.workspace_id, name).await?;
+        Ok(self.store.promotions(&p.id).await?.into_iter().map(|r| promotion_view(&p.name, r)).collect())
+    }
+
+    /// The workspace's protected labels: moving one takes a second person's approval.
+    pub async fn protected_prompt_labels(&self, actor: &Actor) -> Result<Vec<String>> {
+        actor.require(PROMPTS, Action::Read)?;
+        Ok(self.store.protected_labels(&actor.workspace_id).await?)
+    }
+
+    /// Protects a label or lifts the protection (workspace administrators).
+    pub async fn protect_prompt_label(
+        &self,
+        actor: &Actor,
+        label: &str,
+        protect: bool,
+    ) -> Result<Vec<String>> {
+        actor.require(juru_core::Area::Members, Action::Write)?;
+        juru_core::names::validate_name("label", label)?;
+        if label == LATEST {
+            return Err(DeskError::invalid(
+                "latest cannot be protected: it always points at the newest version",
+            ));
+        }
+        let mut tx = self.store.write().await?;
+        let changed =
+            tx.set_protected_label(&actor.workspace_id, label, protect, &actor.audit_name()).await?;
+        tx.audit(NewAudit {
+            workspace_id: Some(&actor.workspace_id),
+            actor: &actor.audit_name(),
+            action: if protect { "prompt.label.protect" } else { "prompt.label.unprotect" },
+            object_kind: "prompt_label",
+            object_id: label,
+            summary: json!({"label": label, "changed": changed}),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(self.store.protected_labels(&actor.workspace_id).await?)
     }
 
     async fn record_label_move(

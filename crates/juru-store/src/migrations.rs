@@ -468,6 +468,28 @@ CREATE TABLE prompt_label_moves (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX prompt_label_moves_by_label ON prompt_label_moves (prompt_id, label, created_at);
+CREATE TABLE prompt_protected_labels (
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, label)
+);
+CREATE TABLE prompt_promotions (
+    id TEXT PRIMARY KEY,
+    prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    from_version BIGINT,
+    to_version BIGINT,
+    status TEXT NOT NULL DEFAULT 'pending',
+    requested_by TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    decided_by TEXT,
+    decision_note TEXT NOT NULL DEFAULT '',
+    decided_at BIGINT,
+    created_at BIGINT NOT NULL
+);
 "#,
         sqlite: "",
         postgres: "",

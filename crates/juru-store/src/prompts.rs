@@ -62,6 +62,29 @@ pub struct LabelMove {
     pub created_at: i64,
 }
 
+/// A request to move (or remove) a protected label, waiting for a second person.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Promotion {
+    pub id: String,
+    pub prompt_id: String,
+    pub label: String,
+    /// Where the label pointed when the request was made.
+    pub from_version: Option<i64>,
+    /// None: remove the label.
+    pub to_version: Option<i64>,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    /// User id of who asked.
+    pub requested_by: String,
+    /// Their name as the audit log writes it.
+    pub requester: String,
+    pub reason: String,
+    pub decided_by: Option<String>,
+    pub decision_note: String,
+    pub decided_at: Option<i64>,
+    pub created_at: i64,
+}
+
 /// A version's content, as the desk checked it.
 #[derive(Debug, Clone)]
 pub struct NewPromptVersion {
@@ -182,7 +205,105 @@ impl WriteTx {
     }
 }
 
+impl WriteTx {
+    pub async fn set_protected_label(
+        &mut self,
+        workspace_id: &str,
+        label: &str,
+        protect: bool,
+        by: &str,
+    ) -> Result<bool> {
+        let n = if protect {
+            sqlx::query(
+                "INSERT INTO prompt_protected_labels (workspace_id, label, created_by, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (workspace_id, label) DO NOTHING",
+            )
+            .bind(workspace_id)
+            .bind(label)
+            .bind(by)
+            .bind(now_ms())
+            .execute(&mut **self)
+            .await?
+        } else {
+            sqlx::query("DELETE FROM prompt_protected_labels WHERE workspace_id = $1 AND label = $2")
+                .bind(workspace_id)
+                .bind(label)
+                .execute(&mut **self)
+                .await?
+        };
+        Ok(n.rows_affected() > 0)
+    }
+
+    pub async fn insert_promotion(&mut self, p: &Promotion) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO prompt_promotions (id, prompt_id, label, from_version, to_version, status, requested_by, requester, \
+             reason, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9)",
+        )
+        .bind(&p.id)
+        .bind(&p.prompt_id)
+        .bind(&p.label)
+        .bind(p.from_version)
+        .bind(p.to_version)
+        .bind(&p.requested_by)
+        .bind(&p.requester)
+        .bind(&p.reason)
+        .bind(p.created_at)
+        .execute(&mut **self)
+        .await?;
+        Ok(())
+    }
+
+    /// Decides a pending request; `None` when it was no longer pending.
+    pub async fn decide_promotion(
+        &mut self,
+        id: &str,
+        status: &str,
+        by: &str,
+        note: &str,
+    ) -> Result<Option<Promotion>> {
+        Ok(sqlx::query_as(
+            "UPDATE prompt_promotions SET status = $2, decided_by = $3, decision_note = $4, decided_at = $5 \
+             WHERE id = $1 AND status = 'pending' RETURNING *",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(by)
+        .bind(note)
+        .bind(now_ms())
+        .fetch_optional(&mut **self)
+        .await?)
+    }
+}
+
 impl Store {
+    pub async fn protected_labels(&self, workspace_id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT label FROM prompt_protected_labels WHERE workspace_id = $1 ORDER BY label",
+        )
+        .bind(workspace_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn promotion(&self, prompt_id: &str, id: &str) -> Result<Promotion> {
+        sqlx::query_as("SELECT * FROM prompt_promotions WHERE prompt_id = $1 AND id = $2")
+            .bind(prompt_id)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::not_found("promotion request", id))
+    }
+
+    /// A prompt's promotion requests, newest first.
+    pub async fn promotions(&self, prompt_id: &str) -> Result<Vec<Promotion>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM prompt_promotions WHERE prompt_id = $1 ORDER BY created_at DESC, id DESC",
+        )
+        .bind(prompt_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     pub async fn prompt(&self, workspace_id: &str, name: &str) -> Result<Prompt> {
         sqlx::query_as("SELECT * FROM prompts WHERE workspace_id = $1 AND (name = $2 OR id = $2)")
             .bind(workspace_id)

@@ -6,8 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use juru_desks::prompts::{
-    CreatePrompt, LabelMoveView, MoveLabel, NewVersion, PromptDiff, PromptView, Reason, RenderRequest,
-    RenderView, VersionView,
+    CreatePrompt, LabelChange, LabelMoveView, MoveLabel, NewVersion, PromotionView, PromptDiff, PromptView,
+    Reason, RenderRequest, RenderView, VersionView,
 };
 use juru_desks::views::Listing;
 use serde::Deserialize;
@@ -29,6 +29,23 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(label_history))
         .routes(routes!(render))
         .routes(routes!(diff))
+        .routes(routes!(promotions))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(protected))
+        .routes(routes!(protect, unprotect))
+}
+
+/// A label change answers 200 when done, 202 when a protected label waits for approval.
+fn label_change(c: LabelChange) -> (StatusCode, Json<LabelChange>) {
+    (
+        if c.request.as_ref().is_some_and(|r| r.status == "pending") {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::OK
+        },
+        Json(c),
+    )
 }
 
 /// Lists prompts with their labels.
@@ -112,14 +129,14 @@ async fn add_version(
 /// Points a label at a version (audited, kept in the label's history).
 #[utoipa::path(put, path = "/prompts/{prompt}/labels/{label}", tag = "prompts",
     params(("prompt" = String, Path), ("label" = String, Path)), request_body = MoveLabel,
-    responses((status = 200, body = PromptView)))]
+    responses((status = 200, body = LabelChange), (status = 202, body = LabelChange, description = "protected: waiting for a second person")))]
 async fn move_label(
     State(s): State<AppState>,
     Auth(a): Auth,
     Path((prompt, label)): Path<(String, String)>,
     ApiJson(req): ApiJson<MoveLabel>,
-) -> Result<Json<PromptView>, ApiError> {
-    Ok(Json(s.desks.move_prompt_label(&a, &prompt, &label, &req).await?))
+) -> Result<(StatusCode, Json<LabelChange>), ApiError> {
+    Ok(label_change(s.desks.move_prompt_label(&a, &prompt, &label, &req).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -133,27 +150,29 @@ struct RemoveQuery {
 /// Removes a label (audited; revert puts it back).
 #[utoipa::path(delete, path = "/prompts/{prompt}/labels/{label}", tag = "prompts",
     params(("prompt" = String, Path), ("label" = String, Path), RemoveQuery),
-    responses((status = 200, body = PromptView)))]
+    responses((status = 200, body = LabelChange), (status = 202, body = LabelChange, description = "protected: waiting for a second person")))]
 async fn remove_label(
     State(s): State<AppState>,
     Auth(a): Auth,
     Path((prompt, label)): Path<(String, String)>,
     Query(r): Query<RemoveQuery>,
-) -> Result<Json<PromptView>, ApiError> {
-    Ok(Json(s.desks.remove_prompt_label(&a, &prompt, &label, r.reason.as_deref().unwrap_or_default()).await?))
+) -> Result<(StatusCode, Json<LabelChange>), ApiError> {
+    Ok(label_change(
+        s.desks.remove_prompt_label(&a, &prompt, &label, r.reason.as_deref().unwrap_or_default()).await?,
+    ))
 }
 
 /// Undoes a label's last move or removal.
 #[utoipa::path(post, path = "/prompts/{prompt}/labels/{label}/revert", tag = "prompts",
     params(("prompt" = String, Path), ("label" = String, Path)), request_body = Reason,
-    responses((status = 200, body = PromptView)))]
+    responses((status = 200, body = LabelChange), (status = 202, body = LabelChange, description = "protected: waiting for a second person")))]
 async fn revert_label(
     State(s): State<AppState>,
     Auth(a): Auth,
     Path((prompt, label)): Path<(String, String)>,
     ApiJson(r): ApiJson<Reason>,
-) -> Result<Json<PromptView>, ApiError> {
-    Ok(Json(s.desks.revert_prompt_label(&a, &prompt, &label, &r.reason).await?))
+) -> Result<(StatusCode, Json<LabelChange>), ApiError> {
+    Ok(label_change(s.desks.revert_prompt_label(&a, &prompt, &label, &r.reason).await?))
 }
 
 /// A label's moves, newest first.
@@ -198,4 +217,71 @@ async fn diff(
     Query(q): Query<DiffQuery>,
 ) -> Result<Json<PromptDiff>, ApiError> {
     Ok(Json(s.desks.diff_prompt_versions(&a, &prompt, q.from, q.to).await?))
+}
+
+/// A prompt's requests to move protected labels, newest first.
+#[utoipa::path(get, path = "/prompts/{prompt}/promotions", tag = "prompts", params(("prompt" = String, Path)),
+    responses((status = 200, body = Vec<PromotionView>)))]
+async fn promotions(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(prompt): Path<String>,
+) -> Result<Json<Vec<PromotionView>>, ApiError> {
+    Ok(Json(s.desks.prompt_promotions(&a, &prompt).await?))
+}
+
+/// Approves a request (not the requester's own): the protected label moves.
+#[utoipa::path(post, path = "/prompts/{prompt}/promotions/{request}/approve", tag = "prompts",
+    params(("prompt" = String, Path), ("request" = String, Path)), request_body = Reason,
+    responses((status = 200, body = LabelChange), (status = 403, description = "the requester's own"),
+              (status = 409, description = "decided already, or the label moved since")))]
+async fn approve(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path((prompt, request)): Path<(String, String)>,
+    ApiJson(r): ApiJson<Reason>,
+) -> Result<Json<LabelChange>, ApiError> {
+    Ok(Json(s.desks.decide_prompt_promotion(&a, &prompt, &request, true, &r.reason).await?))
+}
+
+/// Rejects (or, for the requester, withdraws) a request.
+#[utoipa::path(post, path = "/prompts/{prompt}/promotions/{request}/reject", tag = "prompts",
+    params(("prompt" = String, Path), ("request" = String, Path)), request_body = Reason,
+    responses((status = 200, body = LabelChange)))]
+async fn reject(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path((prompt, request)): Path<(String, String)>,
+    ApiJson(r): ApiJson<Reason>,
+) -> Result<Json<LabelChange>, ApiError> {
+    Ok(Json(s.desks.decide_prompt_promotion(&a, &prompt, &request, false, &r.reason).await?))
+}
+
+/// The workspace's protected labels.
+#[utoipa::path(get, path = "/prompt-labels/protected", tag = "prompts", responses((status = 200, body = Vec<String>)))]
+async fn protected(State(s): State<AppState>, Auth(a): Auth) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(s.desks.protected_prompt_labels(&a).await?))
+}
+
+/// Protects a label in the workspace: moving it takes a second person's approval
+/// (administrators).
+#[utoipa::path(put, path = "/prompt-labels/protected/{label}", tag = "prompts", params(("label" = String, Path)),
+    responses((status = 200, body = Vec<String>)))]
+async fn protect(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(label): Path<String>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(s.desks.protect_prompt_label(&a, &label, true).await?))
+}
+
+/// Lifts a label's protection (administrators).
+#[utoipa::path(delete, path = "/prompt-labels/protected/{label}", tag = "prompts", params(("label" = String, Path)),
+    responses((status = 200, body = Vec<String>)))]
+async fn unprotect(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(label): Path<String>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(s.desks.protect_prompt_label(&a, &label, false).await?))
 }

@@ -109,7 +109,7 @@ both_backends!(prompts_version_label_render_and_diff, |db: TestDb| async move {
         )
         .await;
     assert_eq!(s, 200, "{p}");
-    assert_eq!(p["labels"]["production"], 1);
+    assert_eq!(p["prompt"]["labels"]["production"], 1);
     assert_eq!(
         app.call("PUT", &format!("{labels}/production"), Some(&integ), Some(json!({"version": 2}))).await.0,
         403
@@ -123,10 +123,10 @@ both_backends!(prompts_version_label_render_and_diff, |db: TestDb| async move {
         404
     );
     let (_, p) = app.call("POST", &format!("{labels}/production/revert"), Some(&pe), Some(json!({}))).await;
-    assert_eq!(p["labels"]["production"], 2);
+    assert_eq!(p["prompt"]["labels"]["production"], 2);
     let (s, p) = app.call("DELETE", &format!("{labels}/production?reason=tarik"), Some(&pe), None).await;
     assert_eq!(s, 200, "{p}");
-    assert!(p["labels"].get("production").is_none(), "{p}");
+    assert!(p["prompt"]["labels"].get("production").is_none(), "{p}");
     let (_, p) = app
         .call(
             "POST",
@@ -135,7 +135,7 @@ both_backends!(prompts_version_label_render_and_diff, |db: TestDb| async move {
             Some(json!({"reason": "kembalikan"})),
         )
         .await;
-    assert_eq!(p["labels"]["production"], 2);
+    assert_eq!(p["prompt"]["labels"]["production"], 2);
     let (_, history) = app.call("GET", &format!("{labels}/production/history"), Some(&integ), None).await;
     let steps: Vec<(Value, Value)> = history
         .as_array()
@@ -227,6 +227,69 @@ both_backends!(prompts_version_label_render_and_diff, |db: TestDb| async move {
     let names: Vec<&str> =
         list["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["balasan-cs", "pembuka", "salam"]);
+    // A protected label moves only when a second person approves.
+    let admin = app.token(Admin).to_owned();
+    let protect = "/api/v1/prompt-labels/protected/production";
+    assert_eq!(app.call("PUT", protect, Some(&pe), None).await.0, 403);
+    let (s, b) = app.call("PUT", protect, Some(&admin), None).await;
+    assert_eq!((s.as_u16(), b.clone()), (200, json!(["production"])));
+    let v3 = json!({"template": chat("Kamu asisten Toko Nusantara."), "message": "kembali", "labels": ["production"]});
+    let (s, e) = app.call("POST", &format!("{base}/balasan-cs/versions"), Some(&pe), Some(v3)).await;
+    assert_eq!(s, 400, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("production is protected"), "{e}");
+    let ask = |version: i64| json!({"version": version, "reason": "v1 lebih baik di uji A/B"});
+    let (s, asked) = app.call("PUT", &format!("{labels}/production"), Some(&pe), Some(ask(1))).await;
+    assert_eq!(s, 202, "{asked}");
+    assert_eq!(
+        (asked["request"]["status"].as_str(), asked["prompt"]["labels"]["production"].as_i64()),
+        (Some("pending"), Some(2))
+    );
+    let promotions = format!("{base}/balasan-cs/promotions");
+    let request = asked["request"]["id"].as_str().unwrap().to_owned();
+    let (s, e) =
+        app.call("POST", &format!("{promotions}/{request}/approve"), Some(&pe), Some(json!({}))).await;
+    assert_eq!(s, 403, "nobody approves their own request: {e}");
+    let second = app.more_users("perancang", "prompt_engineer", 1).await.remove(0).1;
+    let (s, ok) = app
+        .call(
+            "POST",
+            &format!("{promotions}/{request}/approve"),
+            Some(&second),
+            Some(json!({"reason": "setuju"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{ok}");
+    assert_eq!(
+        (ok["request"]["status"].as_str(), ok["prompt"]["labels"]["production"].as_i64()),
+        (Some("approved"), Some(1))
+    );
+    let (_, history) = app.call("GET", &format!("{labels}/production/history"), Some(&integ), None).await;
+    assert!(history[0]["reason"].as_str().unwrap().starts_with("approved by user:perancang-0"), "{history}");
+    assert_eq!(
+        app.call("POST", &format!("{promotions}/{request}/approve"), Some(&second), Some(json!({}))).await.0,
+        409
+    );
+    // Two requests from the same place: once one is approved, the other is stale.
+    let (_, a) = app.call("PUT", &format!("{labels}/production"), Some(&pe), Some(ask(2))).await;
+    let (_, b) = app.call("PUT", &format!("{labels}/production"), Some(&pe), Some(ask(2))).await;
+    let path =
+        |r: &Value, verb: &str| format!("{promotions}/{}/{verb}", r["request"]["id"].as_str().unwrap());
+    assert_eq!(app.call("POST", &path(&a, "approve"), Some(&second), Some(json!({}))).await.0, 200);
+    let (s, e) = app.call("POST", &path(&b, "approve"), Some(&second), Some(json!({}))).await;
+    assert_eq!(s, 409, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("has moved since"), "{e}");
+    // A removal asked for and rejected leaves the label where it was.
+    let (s, c) = app.call("DELETE", &format!("{labels}/production"), Some(&pe), None).await;
+    assert_eq!(s, 202, "{c}");
+    let (_, r) =
+        app.call("POST", &path(&c, "reject"), Some(&second), Some(json!({"reason": "jangan"}))).await;
+    assert_eq!(
+        (r["request"]["status"].as_str(), r["prompt"]["labels"]["production"].as_i64()),
+        (Some("rejected"), Some(2))
+    );
+    let (_, list) = app.call("GET", &promotions, Some(&integ), None).await;
+    assert_eq!(list.as_array().unwrap().len(), 4);
+
     let (_, v) = app.call("GET", "/api/v1/audit/verify", Some(app.token(Admin)), None).await;
     assert_eq!(v["intact"], true, "{v}");
 });
