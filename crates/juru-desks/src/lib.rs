@@ -48,6 +48,8 @@ pub struct Desks {
     pub(crate) generation_turn: std::sync::Arc<tokio::sync::Semaphore>,
     /// Woken whenever a review item settles, for ticket polls that wait.
     pub(crate) review_settled: std::sync::Arc<tokio::sync::Notify>,
+    /// Label moves, for clients that listen (server-sent events).
+    pub(crate) prompt_events: tokio::sync::broadcast::Sender<prompts::PromptEvent>,
 }
 
 impl Desks {
@@ -60,6 +62,7 @@ impl Desks {
             sealer: Default::default(),
             generation_turn: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
             review_settled: Default::default(),
+            prompt_events: tokio::sync::broadcast::channel(256).0,
         }
     }
 

@@ -178,6 +178,18 @@ fn promotion_view(prompt: &str, p: Promotion) -> PromotionView {
     }
 }
 
+/// A label now points somewhere else (or nowhere): what listening clients are told.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PromptEvent {
+    #[serde(skip)]
+    pub workspace_id: String,
+    pub prompt: String,
+    pub label: String,
+    /// None: the label was removed.
+    pub version: Option<i64>,
+    pub at: String,
+}
+
 /// Rendering a prompt version with values for its variables.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -283,6 +295,9 @@ impl Desks {
         };
         let req_version = &first;
         juru_core::names::validate_name("prompt name", &req.name)?;
+        if req.name == "events" {
+            return Err(DeskError::invalid("events is reserved: /prompts/events streams label moves"));
+        }
         let prompt = Prompt {
             id: juru_core::ids::new_id(),
             workspace_id: actor.workspace_id.clone(),
@@ -305,6 +320,7 @@ impl Desks {
         let mut tx = self.store.write().await?;
         tx.insert_prompt(&prompt).await?;
         let v = write_version(&mut tx, actor, &prompt, &new, &req_version.labels).await?;
+        let labels_saved = req_version.labels.clone();
         tx.audit(NewAudit {
             workspace_id: Some(&actor.workspace_id),
             actor: &actor.audit_name(),
@@ -316,6 +332,9 @@ impl Desks {
         })
         .await?;
         tx.commit().await?;
+        for label in &labels_saved {
+            self.announce(&actor.workspace_id, &prompt.name, label, Some(v.version));
+        }
         self.version_view(&prompt, v).await
     }
 
@@ -351,6 +370,7 @@ impl Desks {
         }
         let mut tx = self.store.write().await?;
         let v = write_version(&mut tx, actor, &prompt, &new, &req.labels).await?;
+        let labels_saved = req.labels.clone();
         tx.audit(NewAudit {
             workspace_id: Some(&actor.workspace_id),
             actor: &actor.audit_name(),
@@ -362,6 +382,9 @@ impl Desks {
         })
         .await?;
         tx.commit().await?;
+        for label in &labels_saved {
+            self.announce(&actor.workspace_id, &prompt.name, label, Some(v.version));
+        }
         self.version_view(&prompt, v).await
     }
 
@@ -673,6 +696,9 @@ impl Desks {
         })
         .await?;
         tx.commit().await?;
+        if approve {
+            self.announce(&actor.workspace_id, &p.name, &request.label, request.to_version);
+        }
         Ok(LabelChange {
             prompt: self.prompt_view(self.store.prompt(&actor.workspace_id, &p.id).await?).await?,
             request: Some(promotion_view(&p.name, decided)),
@@ -743,7 +769,26 @@ impl Desks {
         })
         .await?;
         tx.commit().await?;
+        self.announce(&actor.workspace_id, &p.name, label, to);
         self.prompt_view(self.store.prompt(&actor.workspace_id, &p.id).await?).await
+    }
+
+    /// Tells listening clients that a label moved.
+    fn announce(&self, workspace_id: &str, prompt: &str, label: &str, version: Option<i64>) {
+        // Nobody listening is not an error.
+        let _ = self.prompt_events.send(PromptEvent {
+            workspace_id: workspace_id.to_owned(),
+            prompt: prompt.to_owned(),
+            label: label.to_owned(),
+            version,
+            at: format_ms(now_ms()),
+        });
+    }
+
+    /// Label moves in the actor's workspace as they happen (for server-sent events).
+    pub fn prompt_events(&self, actor: &Actor) -> Result<tokio::sync::broadcast::Receiver<PromptEvent>> {
+        actor.require(PROMPTS, Action::Read)?;
+        Ok(self.prompt_events.subscribe())
     }
 
     pub async fn prompt_label_history(

@@ -34,6 +34,37 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(reject))
         .routes(routes!(protected))
         .routes(routes!(protect, unprotect))
+        .routes(routes!(events))
+}
+
+/// Label moves in the workspace as server-sent events, each `data:` a JSON
+/// `{"prompt", "label", "version", "at"}` (`version` null when removed), so that clients
+/// refetch at once instead of waiting for a cache to expire.
+#[utoipa::path(get, path = "/prompts/events", tag = "prompts",
+    responses((status = 200, description = "an event stream", content_type = "text/event-stream")))]
+async fn events(State(s): State<AppState>, Auth(a): Auth) -> Result<Response, ApiError> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let rx = s.desks.prompt_events(&a)?;
+    let workspace = a.workspace_id.clone();
+    let body = futures::stream::unfold((rx, workspace), |(mut rx, workspace)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(e) if e.workspace_id == workspace => {
+                    let event =
+                        Event::default().event("label").data(serde_json::to_string(&e).unwrap_or_default());
+                    return Some((Ok::<_, std::convert::Infallible>(event), (rx, workspace)));
+                }
+                Ok(_) => continue,
+                // A slow client that missed moves is told to refetch everything.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    let event = Event::default().event("lagged").data(n.to_string());
+                    return Some((Ok(event), (rx, workspace)));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(body).keep_alive(KeepAlive::default()).into_response())
 }
 
 /// A label change answers 200 when done, 202 when a protected label waits for approval.

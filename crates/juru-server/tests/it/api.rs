@@ -539,6 +539,7 @@ async fn openapi_document_lists_every_endpoint() {
         "/api/v1/prompts/{prompt}/labels/{label}/revert",
         "/api/v1/prompts/{prompt}/render",
         "/api/v1/prompts/{prompt}/diff",
+        "/api/v1/prompts/events",
     ] {
         assert!(paths.contains_key(p), "{p} missing");
     }

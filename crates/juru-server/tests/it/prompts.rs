@@ -98,6 +98,16 @@ both_backends!(prompts_version_label_render_and_diff, |db: TestDb| async move {
     assert_eq!(fetch(format!("{base}/balasan-cs?version=1"), None).await.1["version"], 1);
     assert_eq!(fetch(format!("{base}/balasan-cs?label=canary"), None).await.0, 404);
 
+    // Clients listening on the event stream hear of a label move at once.
+    let req = axum::http::Request::builder()
+        .uri(format!("{base}/events"))
+        .header("authorization", format!("Bearer {integ}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(app.router.clone(), req).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let mut stream = res.into_body();
+
     // Labels move, are removed and come back, every step in the history.
     let labels = format!("{base}/balasan-cs/labels");
     let (s, p) = app
@@ -110,6 +120,21 @@ both_backends!(prompts_version_label_render_and_diff, |db: TestDb| async move {
         .await;
     assert_eq!(s, 200, "{p}");
     assert_eq!(p["prompt"]["labels"]["production"], 1);
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        loop {
+            let frame = http_body_util::BodyExt::frame(&mut stream).await.unwrap().unwrap();
+            if let Ok(data) = frame.into_data() {
+                let text = String::from_utf8_lossy(&data).to_string();
+                if text.contains("event: label") {
+                    return text;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the move is pushed within a second");
+    assert!(heard.contains(r#""prompt":"balasan-cs","label":"production","version":1"#), "{heard}");
+    drop(stream);
     assert_eq!(
         app.call("PUT", &format!("{labels}/production"), Some(&integ), Some(json!({"version": 2}))).await.0,
         403
