@@ -91,6 +91,15 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         threads: usize,
     },
+    /// Renders a typical chat prompt (system message, a user message with four variables, one
+    /// loop) `count` times on one thread with a compiled template; prints renders per second
+    /// (median of `repeat` runs).
+    Render {
+        #[arg(long, default_value_t = 1_000_000)]
+        count: usize,
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
+    },
     /// GET one path at a fixed rate; prints latency percentiles.
     Get {
         #[arg(long)]
@@ -118,6 +127,7 @@ async fn main() -> Result<()> {
         Cmd::Llm { gguf, tokens, streams, question } => llm(&gguf, tokens, streams, &question),
         Cmd::Embed { model, sentences, repeat } => embed(&model, &sentences, repeat),
         Cmd::Alpha { nominal, interval, repeat, threads } => alpha(&nominal, &interval, repeat, threads),
+        Cmd::Render { count, repeat } => render(count, repeat),
     }
 }
 
@@ -400,6 +410,54 @@ fn embed(model: &std::path::Path, sentences: &std::path::Path, repeat: usize) ->
         lines.len(),
         lines.len() as f64 / median,
         peak_rss_mib()
+    );
+    Ok(())
+}
+
+/// The prompt the render benchmark uses (scripts/bench_prompt_peer.py renders the same one with
+/// Python's jinja2).
+const RENDER_SYSTEM: &str =
+    "Kamu asisten layanan pelanggan {{ toko }}. Jawab dengan sopan dalam Bahasa Indonesia.";
+const RENDER_USER: &str = "Pelanggan bernama {{ nama }} (tier {{ tier }}) menulis: \"{{ keluhan }}\"\n\
+Riwayat pesanan:\n{% for p in pesanan %}- {{ p }}\n{% endfor %}Tulis balasan singkat.";
+
+fn render(count: usize, repeat: usize) -> Result<()> {
+    use juru_core::prompt::{ChatMessage, PromptSpec, Template};
+    let spec = PromptSpec {
+        template: Template::Chat(vec![
+            ChatMessage { role: "system".into(), content: RENDER_SYSTEM.into() },
+            ChatMessage { role: "user".into(), content: RENDER_USER.into() },
+        ]),
+        variables: json!({"type": "object", "required": ["nama", "keluhan", "pesanan"], "properties": {
+            "toko": {"type": "string", "default": "Toko Nusantara"},
+            "nama": {"type": "string"}, "tier": {"type": "string", "enum": ["reguler", "gold"], "default": "reguler"},
+            "keluhan": {"type": "string", "minLength": 5}, "pesanan": {"type": "array", "items": {"type": "string"}}}}),
+        config: json!({}),
+    };
+    let compiled = spec.compile(&Default::default()).map_err(|p| anyhow::anyhow!("{p:?}"))?;
+    let values = json!({"nama": "Budi Santoso", "tier": "gold", "keluhan": "Paket saya belum sampai padahal sudah seminggu.",
+                        "pesanan": ["INV-2026-0012 sepatu", "INV-2026-0031 kaos"]});
+    let values = values.as_object().cloned().unwrap_or_default();
+    let first = compiled.render(&values).map_err(|p| anyhow::anyhow!("{p:?}"))?;
+    let mut rates = Vec::new();
+    for _ in 0..repeat {
+        let started = Instant::now();
+        let mut bytes = 0usize;
+        for _ in 0..count {
+            match compiled.render(&values) {
+                Ok(juru_core::prompt::Rendered::Chat(m)) => bytes += m[1].content.len(),
+                Ok(_) => {}
+                Err(p) => bail!("render failed: {p:?}"),
+            }
+        }
+        rates.push(count as f64 / started.elapsed().as_secs_f64());
+        std::hint::black_box(bytes);
+    }
+    rates.sort_by(f64::total_cmp);
+    println!(
+        "{}",
+        json!({"renders": count, "repeat": repeat, "median_renders_per_s": rates[rates.len() / 2],
+               "all_renders_per_s": rates, "output": serde_json::to_value(&first)?})
     );
     Ok(())
 }

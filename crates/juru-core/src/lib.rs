@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod dataset;
 pub mod error;
+pub mod eval;
 pub mod ids;
 pub mod labels;
 pub mod names;

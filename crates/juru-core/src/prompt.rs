@@ -268,65 +268,118 @@ impl PromptSpec {
         values: &Map<String, Value>,
         included: &HashMap<String, String>,
     ) -> Result<Rendered, Vec<Problem>> {
+        self.compile(included)?.render(values)
+    }
+
+    /// Parses the templates once, for rendering many times (what the delivery path and the
+    /// eval engine keep per version).
+    pub fn compile(&self, included: &HashMap<String, String>) -> Result<CompiledPrompt, Vec<Problem>> {
         let mut problems = Vec::new();
         let declared = self.declared(&mut problems).unwrap_or_default();
-        let bad = |at: String, message: String| Problem { at, line: None, column: None, message };
-        let mut ctx = Map::new();
-        for (name, value) in values {
-            match declared.get(name) {
-                None => {
-                    problems.push(bad(format!("variables.{name}"), "is not declared by the prompt".into()))
-                }
-                Some(s) => match check_value(name, value, s) {
-                    Ok(()) => {
-                        ctx.insert(name.clone(), value.clone());
-                    }
-                    Err(e) => problems.push(bad(format!("variables.{name}"), e)),
-                },
-            }
-        }
         let mut env = environment();
         for (name, source) in included {
             if let Err(e) = env.add_template_owned(name.clone(), source.clone()) {
                 problems.push(problem(&format!("include {name:?}"), source, &e));
             }
         }
+        let mut used = BTreeSet::new();
+        let mut names = Vec::new();
+        for (i, (at, source)) in parts(&self.template).into_iter().enumerate() {
+            let name = format!("#part{i}");
+            match env.add_template_owned(name.clone(), source.to_owned()) {
+                Ok(()) => {
+                    if let Ok(t) = env.get_template(&name) {
+                        used.extend(t.undeclared_variables(false));
+                    }
+                }
+                Err(e) => problems.push(problem(&at, source, &e)),
+            }
+            names.push((at, name));
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
         let required: BTreeSet<String> = self.variables["required"]
             .as_array()
             .map(|r| r.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
-        let mut used = BTreeSet::new();
-        for (_, source) in parts(&self.template) {
-            if let Ok(t) = env.template_from_str(source) {
-                used.extend(t.undeclared_variables(false));
+        let mut defaults = Vec::new();
+        let mut needed = Vec::new();
+        for (name, s) in &declared {
+            if let Some(d) = s.get("default") {
+                defaults.push((name.clone(), d.clone()));
+            } else if used.contains(name) || required.contains(name) {
+                needed.push(name.clone());
             }
         }
-        for (name, s) in &declared {
-            if ctx.contains_key(name) {
-                continue;
+        let roles = match &self.template {
+            Template::Text(_) => None,
+            Template::Chat(m) => Some(m.iter().map(|m| m.role.clone()).collect()),
+        };
+        Ok(CompiledPrompt { env, parts: names, roles, declared, defaults, needed })
+    }
+}
+
+/// A prompt whose templates are parsed: renders without parsing again.
+pub struct CompiledPrompt {
+    env: Environment<'static>,
+    /// (where, template name) per part.
+    parts: Vec<(String, String)>,
+    /// Chat roles per part; None for a text prompt.
+    roles: Option<Vec<String>>,
+    declared: BTreeMap<String, Value>,
+    defaults: Vec<(String, Value)>,
+    /// Variables that must be given: used or required, without a default.
+    needed: Vec<String>,
+}
+
+impl CompiledPrompt {
+    /// Renders strictly (see [`PromptSpec::render`]).
+    pub fn render(&self, values: &Map<String, Value>) -> Result<Rendered, Vec<Problem>> {
+        let bad = |at: String, message: String| Problem { at, line: None, column: None, message };
+        let mut problems = Vec::new();
+        for (name, value) in values {
+            match self.declared.get(name) {
+                None => {
+                    problems.push(bad(format!("variables.{name}"), "is not declared by the prompt".into()))
+                }
+                Some(s) => {
+                    if let Err(e) = check_value(name, value, s) {
+                        problems.push(bad(format!("variables.{name}"), e));
+                    }
+                }
             }
-            if let Some(d) = s.get("default") {
-                ctx.insert(name.clone(), d.clone());
-            } else if used.contains(name) || required.contains(name) {
+        }
+        for name in &self.needed {
+            if !values.contains_key(name) {
                 problems.push(bad(format!("variables.{name}"), "is missing".into()));
             }
         }
         if !problems.is_empty() {
             return Err(problems);
         }
-        let ctx = minijinja::Value::from_serialize(Value::Object(ctx));
-        let render = |at: &str, source: &str| -> Result<String, Problem> {
-            let t = env.template_from_str(source).map_err(|e| problem(at, source, &e))?;
-            t.render(&ctx).map_err(|e| problem(at, source, &e))
+        let ctx = if self.defaults.iter().all(|(n, _)| values.contains_key(n)) {
+            minijinja::Value::from_serialize(values)
+        } else {
+            let mut all = values.clone();
+            for (n, d) in &self.defaults {
+                all.entry(n.clone()).or_insert_with(|| d.clone());
+            }
+            minijinja::Value::from_serialize(&all)
         };
-        match &self.template {
-            Template::Text(s) => render("template", s).map(Rendered::Text).map_err(|p| vec![p]),
-            Template::Chat(messages) => {
-                let mut out = Vec::with_capacity(messages.len());
-                for (i, m) in messages.iter().enumerate() {
-                    let content =
-                        render(&format!("messages[{i}].content"), &m.content).map_err(|p| vec![p])?;
-                    out.push(ChatMessage { role: m.role.clone(), content });
+        let render = |at: &str, name: &str| -> Result<String, Vec<Problem>> {
+            let t = self.env.get_template(name).map_err(|e| vec![bad(at.to_owned(), e.to_string())])?;
+            t.render(&ctx).map_err(|e| {
+                let source = t.source();
+                vec![problem(at, source, &e)]
+            })
+        };
+        match &self.roles {
+            None => render(&self.parts[0].0, &self.parts[0].1).map(Rendered::Text),
+            Some(roles) => {
+                let mut out = Vec::with_capacity(roles.len());
+                for ((at, name), role) in self.parts.iter().zip(roles) {
+                    out.push(ChatMessage { role: role.clone(), content: render(at, name)? });
                 }
                 Ok(Rendered::Chat(out))
             }

@@ -63,6 +63,13 @@ impl Progress {
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::Relaxed);
     }
+    /// Records how many rows (or cases) are done.
+    pub fn set_rows(&self, rows: u64) {
+        self.rows.store(rows, Ordering::Relaxed);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
     /// Records how much of the work is done, from 0 to 1.
     pub fn set_fraction(&self, fraction: f64) {
         self.set(fraction);

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use juru_core::dataset::Format;
+use juru_core::prompt::{ChatMessage, Template};
 use serde_json::json;
 
 use crate::datasets::{ImportRequest, Progress};
 use crate::views::{AiSystemRequest, CreateWorkspace, TraceRequest};
-use crate::{Actor, DeskError, Desks, Result};
+use crate::{Actor, DeskError, Desks, PageRequest, Result};
 
 /// The demo workspace's name.
 pub const DEMO_WORKSPACE: &str = "demo";
@@ -95,6 +96,32 @@ fn roll(who: &str, idx: i64) -> u64 {
 /// The demo review queue: the sentiment classifier's low-confidence predictions, two reviewers
 /// per item, and the two simulated reviewers who have worked through part of it.
 const REVIEW_DEMO: &str = "sentimen-ragu";
+const PROMPT_DEMO: &str = "balasan-cs";
+const SUITE_DEMO_NAME: &str = "balasan-cs-dasar";
+/// The demo suite: both versions of the reply prompt on the local LLM.
+const SUITE_DEMO: &str = r#"name: balasan-cs-dasar
+description: Balasan CS harus sopan, meminta maaf, menyebut nama pelanggan, dan tidak bertele-tele.
+prompts: [balasan-cs@production, balasan-cs@staging]
+models: [smollm2-135m-instruct]
+threshold: 0.5
+max_error_rate: 0.25
+settings: {temperature: 0.0, max_tokens: 80}
+defaults:
+  assert:
+    - {type: length, min: 10, max: 600}
+    - {type: icontains, value: maaf, weight: 2}
+    - {type: similar, model: all-minilm-l6-v2, threshold: 0.3}
+cases:
+  - vars: {nama: Budi, keluhan: "Paket saya belum sampai padahal sudah seminggu."}
+    expected: "Mohon maaf Budi, paket Anda terlambat. Kami cek ke kurir sekarang."
+    assert: [{type: contains, value: Budi}]
+  - vars: {nama: Sari, keluhan: "Barang yang datang rusak dan kotak penyok."}
+    expected: "Mohon maaf Sari, barangnya rusak. Silakan ajukan retur, kami ganti."
+    assert: [{type: contains, value: Sari}]
+  - vars: {nama: Andi, keluhan: "Saya ditagih dua kali untuk pesanan yang sama."}
+    expected: "Mohon maaf Andi atas tagihan ganda. Dana akan kami kembalikan."
+    assert: [{type: contains, value: Andi}]
+"#;
 const REVIEW_THRESHOLD: f64 = 0.8;
 const SIMULATED_REVIEWERS: [(&str, u64); 2] = [("citra", 92), ("dedi", 80)];
 
@@ -289,6 +316,70 @@ impl Desks {
         Ok(())
     }
 
+    /// The customer-care reply prompt in two versions (production and staging) and the suite
+    /// that compares them; the suite runs once the local LLM is pulled.
+    async fn seed_prompt_demo(&self, actor: &Actor) -> Result<()> {
+        let variables = json!({"type": "object", "required": ["nama", "keluhan"], "properties": {
+            "nama": {"type": "string", "description": "Nama pelanggan"},
+            "keluhan": {"type": "string", "minLength": 5, "description": "Keluhan pelanggan"}}});
+        let config = json!({"model": "smollm2-135m-instruct", "temperature": 0.3, "max_tokens": 80});
+        let user = "Pelanggan bernama {{ nama }} menulis: \"{{ keluhan }}\"\nTulis balasan singkat.";
+        let v1 = crate::prompts::CreatePrompt {
+            name: PROMPT_DEMO.into(),
+            description: "Balasan layanan pelanggan Toko Nusantara (Bahasa Indonesia)".into(),
+            template: Template::Chat(vec![
+                ChatMessage {
+                    role: "system".into(),
+                    content: "Kamu asisten layanan pelanggan Toko Nusantara. Jawab dalam Bahasa Indonesia."
+                        .into(),
+                },
+                ChatMessage { role: "user".into(), content: user.into() },
+            ]),
+            variables: Some(variables),
+            config: Some(config),
+            message: "versi pertama".into(),
+            labels: vec!["production".into()],
+        };
+        self.create_prompt(actor, &v1).await?;
+        let v2 = crate::prompts::NewVersion {
+            template: Template::Chat(vec![
+                ChatMessage {
+                    role: "system".into(),
+                    content: "Kamu asisten layanan pelanggan Toko Nusantara. Jawab dalam Bahasa Indonesia yang sopan. \
+                              Awali dengan permintaan maaf, sebut nama pelanggan, dan tawarkan langkah berikutnya."
+                        .into(),
+                },
+                ChatMessage { role: "user".into(), content: user.into() },
+            ]),
+            variables: None,
+            config: None,
+            message: "minta maaf dan sebut nama pelanggan".into(),
+            labels: vec!["staging".into()],
+        };
+        self.add_prompt_version(actor, PROMPT_DEMO, &v2).await?;
+        self.store_eval_suite(actor, &crate::eval::SaveSuite { definition: SUITE_DEMO.into() }, false)
+            .await?;
+        Ok(())
+    }
+
+    /// Queues the demo suite's first run (after the pack's LLM is registered), once.
+    pub(crate) async fn queue_demo_eval(&self, actor: &Actor) -> Result<()> {
+        let page = PageRequest { limit: Some(1), cursor: None };
+        if self.store.eval_suite(&actor.workspace_id, SUITE_DEMO_NAME).await.is_err()
+            || !self
+                .store
+                .eval_runs(&actor.workspace_id, Some(SUITE_DEMO_NAME), &page)
+                .await?
+                .items
+                .is_empty()
+        {
+            return Ok(());
+        }
+        let req = crate::eval::StartEval { suite: Some(SUITE_DEMO_NAME.into()), ..Default::default() };
+        self.start_eval(actor, &req).await?;
+        Ok(())
+    }
+
     /// Seeds the demo workspace when it does not exist yet. Returns whether it seeded.
     pub async fn seed_demo(&self, system: &Actor) -> Result<bool> {
         if self.store.workspace_by_name(DEMO_WORKSPACE).await.is_ok() {
@@ -370,6 +461,7 @@ impl Desks {
         };
         self.train_classifier(&actor, &train, Arc::new(Progress::default())).await?;
         self.seed_review_demo(&actor, "sentimen-ulasan").await?;
+        self.seed_prompt_demo(&actor).await?;
         self.create_ai_system(
             &actor,
             &AiSystemRequest {

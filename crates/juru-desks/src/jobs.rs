@@ -24,7 +24,8 @@ pub const JOB_LEASE_MS: i64 = 30_000;
 /// Attempts before a job that keeps killing its worker is failed.
 pub const MAX_ATTEMPTS: i64 = 3;
 /// The job kinds this build knows how to run.
-pub const KINDS: &[&str] = &[DATASET_IMPORT, MODEL_TRAIN, LABELING_RETRAIN, REVIEW_WEBHOOK];
+pub const KINDS: &[&str] = &[DATASET_IMPORT, MODEL_TRAIN, LABELING_RETRAIN, REVIEW_WEBHOOK, EVAL_RUN];
+pub use crate::eval::EVAL_RUN;
 pub use crate::labeling::active::LABELING_RETRAIN;
 pub use crate::review::gate::REVIEW_WEBHOOK;
 pub const DATASET_IMPORT: &str = "dataset.import";
@@ -208,6 +209,22 @@ impl Worker {
             DATASET_IMPORT => self.run_import(job).await,
             REVIEW_WEBHOOK => self.desks.deliver_review_webhook(&job.id, &job.params).await,
             MODEL_TRAIN => self.run_train(job).await,
+            EVAL_RUN => {
+                let p: crate::eval::EvalParams =
+                    serde_json::from_str(&job.params).map_err(DeskError::internal)?;
+                // Runs the demo queues at set-up belong to no user.
+                let actor = if p.user_id.is_empty() {
+                    let ws = self.desks.store.workspace(&job.workspace_id).await?;
+                    Actor { via: Via::Job { job_id: job.id.clone() }, ..Actor::system(&ws.id, &ws.name) }
+                } else {
+                    self.job_actor(job, &p.user_id).await?
+                };
+                let progress = Arc::new(Progress::default());
+                let ticker = self.report_progress(job, progress.clone(), "cases");
+                let result = self.desks.run_eval(&actor, &p.run_id, progress).await;
+                ticker.abort();
+                serde_json::to_value(result?).map_err(DeskError::internal)
+            }
             LABELING_RETRAIN => {
                 let p: crate::labeling::active::RetrainParams =
                     serde_json::from_str(&job.params).map_err(DeskError::internal)?;
@@ -250,6 +267,7 @@ impl Worker {
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 let msg = match what {
                     "rows" => format!("{} rows written", progress.rows()),
+                    "cases" => format!("{} results written", progress.rows()),
                     _ => format!("{:.0}% trained", progress.fraction() * 100.0),
                 };
                 match store.job_progress(&id, &worker, progress.fraction(), &msg, JOB_LEASE_MS).await {

@@ -10,6 +10,7 @@ pub mod classifiers;
 pub mod datasets;
 pub mod demo;
 pub mod error;
+pub mod eval;
 pub mod imports;
 pub mod jobs;
 pub mod labeling;

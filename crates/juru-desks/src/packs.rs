@@ -56,6 +56,9 @@ impl Desks {
                 outcome: outcome.into(),
             });
         }
+        if actor.workspace_name == crate::demo::DEMO_WORKSPACE {
+            self.queue_demo_eval(actor).await?;
+        }
         Ok(reports)
     }
 

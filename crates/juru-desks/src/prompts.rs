@@ -159,6 +159,8 @@ pub struct PromotionView {
     pub decision_note: String,
     pub decided_at: Option<String>,
     pub created_at: String,
+    /// The eval run that must pass before approval, when the label names a suite.
+    pub eval_run_id: Option<String>,
 }
 
 fn promotion_view(prompt: &str, p: Promotion) -> PromotionView {
@@ -175,6 +177,7 @@ fn promotion_view(prompt: &str, p: Promotion) -> PromotionView {
         decision_note: p.decision_note,
         decided_at: p.decided_at.map(format_ms),
         created_at: format_ms(p.created_at),
+        eval_run_id: p.eval_run_id,
     }
 }
 
@@ -614,6 +617,7 @@ impl Desks {
             decision_note: String::new(),
             decided_at: None,
             created_at: now_ms(),
+            eval_run_id: None,
         };
         let mut tx = self.store.write().await?;
         tx.insert_promotion(&request).await?;
@@ -628,10 +632,63 @@ impl Desks {
         })
         .await?;
         tx.commit().await?;
+        let request = match (to, self.gate_suite(actor, &p.name, label).await?) {
+            (Some(version), Some(suite)) => {
+                match self
+                    .create_eval_run(actor, &suite, Some((&p.name, version)), None, Some(&request.id), true)
+                    .await
+                {
+                    Ok(_) => self.store.promotion(&p.id, &request.id).await?,
+                    Err(e) => {
+                        // A suite that cannot run cannot pass: the request ends here, saying why.
+                        let note = format!("suite {:?} could not start: {e}", suite.name);
+                        let mut tx = self.store.write().await?;
+                        tx.decide_promotion(&request.id, "rejected", "juru", &note).await?;
+                        tx.audit(NewAudit {
+                            workspace_id: Some(&actor.workspace_id),
+                            actor: "juru",
+                            action: "prompt.label.reject",
+                            object_kind: "prompt",
+                            object_id: &p.id,
+                            summary: json!({"prompt": p.name, "label": label, "request": request.id, "note": note}),
+                        })
+                        .await?;
+                        tx.commit().await?;
+                        return Err(e);
+                    }
+                }
+            }
+            _ => request,
+        };
         Ok(LabelChange {
             prompt: self.prompt_view(self.store.prompt(&actor.workspace_id, &p.id).await?).await?,
             request: Some(promotion_view(&p.name, request)),
         })
+    }
+
+    /// The suite a move of `prompt` to `label` must pass, when the label names one that tests
+    /// the prompt.
+    async fn gate_suite(
+        &self,
+        actor: &Actor,
+        prompt: &str,
+        label: &str,
+    ) -> Result<Option<juru_core::eval::Suite>> {
+        let Some(name) = self
+            .store
+            .protected_label_suites(&actor.workspace_id)
+            .await?
+            .into_iter()
+            .find(|l| l.label == label)
+            .and_then(|l| l.suite)
+        else {
+            return Ok(None);
+        };
+        let suite =
+            crate::eval::parse_suite(&self.store.eval_suite(&actor.workspace_id, &name).await?.definition)?;
+        let tests_it =
+            suite.prompts.iter().any(|r| r.split_once('@').map_or(r.as_str(), |(n, _)| n) == prompt);
+        Ok(tests_it.then_some(suite))
     }
 
     /// A second person approves (or anyone with the right rejects, the requester withdraws) a
@@ -668,6 +725,25 @@ impl Desks {
                 "{}@{} has moved since the request (it was {:?}, it is {:?}); ask again",
                 p.name, request.label, request.from_version, now_at
             )));
+        }
+        if approve && let Some(run_id) = &request.eval_run_id {
+            let run = self.store.eval_run(&actor.workspace_id, run_id).await?;
+            let at = request.to_version.map(|v| format!("v{v}")).unwrap_or_default();
+            match run.status.as_str() {
+                "passed" => {}
+                "queued" | "running" => {
+                    return Err(DeskError::Refused(format!(
+                        "suite {:?} is still running on {}@{at} ({} of {} done, run {}); approve when it has passed",
+                        run.suite_name, p.name, run.done, run.cells, run.id
+                    )));
+                }
+                other => {
+                    return Err(DeskError::Refused(format!(
+                        "suite {:?} {other} on {}@{at} (run {}): {}; the move cannot be approved",
+                        run.suite_name, p.name, run.id, run.message
+                    )));
+                }
+            }
         }
         let status = if approve { "approved" } else { "rejected" };
         let mut tx = self.store.write().await?;
@@ -718,11 +794,14 @@ impl Desks {
     }
 
     /// Protects a label or lifts the protection (workspace administrators).
+    /// With `suite`, a move of a prompt that the suite tests also needs the suite to pass on
+    /// the candidate version: the request starts a run, and approval waits for it.
     pub async fn protect_prompt_label(
         &self,
         actor: &Actor,
         label: &str,
         protect: bool,
+        suite: Option<&str>,
     ) -> Result<Vec<String>> {
         actor.require(juru_core::Area::Members, Action::Write)?;
         juru_core::names::validate_name("label", label)?;
@@ -731,16 +810,19 @@ impl Desks {
                 "latest cannot be protected: it always points at the newest version",
             ));
         }
+        if let Some(name) = suite {
+            self.store.eval_suite(&actor.workspace_id, name).await?;
+        }
         let mut tx = self.store.write().await?;
         let changed =
-            tx.set_protected_label(&actor.workspace_id, label, protect, &actor.audit_name()).await?;
+            tx.set_protected_label(&actor.workspace_id, label, protect, suite, &actor.audit_name()).await?;
         tx.audit(NewAudit {
             workspace_id: Some(&actor.workspace_id),
             actor: &actor.audit_name(),
             action: if protect { "prompt.label.protect" } else { "prompt.label.unprotect" },
             object_kind: "prompt_label",
             object_id: label,
-            summary: json!({"label": label, "changed": changed}),
+            summary: json!({"label": label, "changed": changed, "suite": suite}),
         })
         .await?;
         tx.commit().await?;
@@ -818,13 +900,30 @@ impl Desks {
     /// Renders a version strictly with the given values, its includes resolved.
     pub async fn render_prompt(&self, actor: &Actor, name: &str, req: &RenderRequest) -> Result<RenderView> {
         let v = self.fetch_prompt(actor, name, req.label.as_deref(), req.version).await?;
+        let (_, _, spec, included) = self.prompt_material(actor, &format!("{name}@{}", v.version)).await?;
+        let rendered = spec.render(&req.variables, &included).map_err(|p| problems(&p))?;
+        Ok(RenderView { prompt: v.prompt, version: v.version, rendered, config: v.config })
+    }
+
+    /// A version's content and the text of every prompt it includes, nested includes too.
+    pub(crate) async fn prompt_material(
+        &self,
+        actor: &Actor,
+        reference: &str,
+    ) -> Result<(Prompt, PromptVersion, PromptSpec, HashMap<String, String>)> {
+        actor.require(PROMPTS, Action::Read)?;
+        let (p, v) = self.resolve_prompt(actor, reference).await?;
         let spec = PromptSpec {
-            template: v.template.clone(),
-            variables: v.variables.clone(),
-            config: v.config.clone(),
+            template: serde_json::from_str(&v.template).map_err(DeskError::internal)?,
+            variables: parse(&v.variables),
+            config: parse(&v.config),
         };
         let mut included = HashMap::new();
-        let mut pending: Vec<(String, usize)> = v.includes.iter().map(|r| (r.clone(), 1)).collect();
+        let mut pending: Vec<(String, usize)> = serde_json::from_str::<Vec<String>>(&v.includes)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| (r, 1))
+            .collect();
         while let Some((r, depth)) = pending.pop() {
             if included.contains_key(&r) {
                 continue;
@@ -846,8 +945,7 @@ impl Desks {
             }
             included.insert(r, text);
         }
-        let rendered = spec.render(&req.variables, &included).map_err(|p| problems(&p))?;
-        Ok(RenderView { prompt: v.prompt, version: v.version, rendered, config: v.config })
+        Ok((p, v, spec, included))
     }
 
     /// Word differences between two versions, per template part, and whether the variables or

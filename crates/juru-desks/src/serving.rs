@@ -45,7 +45,7 @@ pub enum Task {
 }
 
 impl Task {
-    fn verb(self) -> &'static str {
+    pub(crate) fn verb(self) -> &'static str {
         match self {
             Task::Generate => "generate text",
             Task::Embed => "embed text",
@@ -126,6 +126,20 @@ impl GenerateInput {
     }
 }
 
+/// What a version of this format (and lineage, for providers) can do, if anything.
+pub fn version_task(format: &str, lineage: &serde_json::Value) -> Option<Task> {
+    Some(match format {
+        format::GGUF => Task::Generate,
+        format::SAFETENSORS => Task::Embed,
+        format::CLASSIFIER => Task::Classify,
+        format::PROVIDER => match provider_task(lineage) {
+            ProviderTask::Embedding => Task::Embed,
+            ProviderTask::Chat => Task::Generate,
+        },
+        _ => return None,
+    })
+}
+
 /// The most texts one embedding or classification call takes.
 pub const MAX_BATCH: usize = 10_000;
 
@@ -141,18 +155,8 @@ impl Desks {
             let versions = self.store.model_versions(&m.id).await?;
             let mut tasks = Vec::new();
             for v in &versions {
-                let t = match v.format.as_str() {
-                    format::GGUF => Task::Generate,
-                    format::SAFETENSORS => Task::Embed,
-                    format::CLASSIFIER => Task::Classify,
-                    format::PROVIDER => {
-                        match provider_task(&serde_json::from_str(&v.lineage).unwrap_or_default()) {
-                            ProviderTask::Embedding => Task::Embed,
-                            ProviderTask::Chat => Task::Generate,
-                        }
-                    }
-                    _ => continue,
-                };
+                let lineage = serde_json::from_str(&v.lineage).unwrap_or_default();
+                let Some(t) = version_task(&v.format, &lineage) else { continue };
                 if !tasks.contains(&t) {
                     tasks.push(t);
                 }

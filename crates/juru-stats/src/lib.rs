@@ -6,6 +6,7 @@
 pub mod aggregation;
 pub mod agreement;
 pub mod classification;
+pub mod paired;
 pub mod random;
 
 /// What can go wrong when computing a statistic.

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod datasets;
 mod db;
 pub mod error;
+pub mod evals;
 pub mod external;
 pub mod jobs;
 pub mod labeling;

@@ -494,6 +494,75 @@ CREATE TABLE prompt_promotions (
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 6,
+        name: "evals",
+        // One result row per model call, keyed by the flattened cell index so that a resumed
+        // run never writes a cell twice. A protected label may name a suite that must pass on
+        // the candidate version before a move is approved; the request keeps the gating run.
+        common: r#"
+CREATE TABLE eval_suites (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (workspace_id, name)
+);
+CREATE TABLE eval_runs (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    suite_name TEXT NOT NULL,
+    suite TEXT NOT NULL,
+    prompts TEXT NOT NULL,
+    models TEXT NOT NULL,
+    cases BIGINT NOT NULL,
+    cells BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    done BIGINT NOT NULL DEFAULT 0,
+    passed BIGINT NOT NULL DEFAULT 0,
+    failed BIGINT NOT NULL DEFAULT 0,
+    errors BIGINT NOT NULL DEFAULT 0,
+    threshold DOUBLE PRECISION NOT NULL,
+    baseline_run_id TEXT,
+    job_id TEXT,
+    promotion_id TEXT,
+    message TEXT NOT NULL DEFAULT '',
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    finished_at BIGINT
+);
+CREATE INDEX eval_runs_by_suite ON eval_runs (workspace_id, suite_name, id);
+CREATE TABLE eval_results (
+    run_id TEXT NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
+    cell BIGINT NOT NULL,
+    case_index BIGINT NOT NULL,
+    prompt_index BIGINT NOT NULL,
+    model_index BIGINT NOT NULL,
+    repeat_index BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    score DOUBLE PRECISION,
+    output TEXT NOT NULL,
+    graded TEXT NOT NULL,
+    vars TEXT NOT NULL,
+    expected TEXT,
+    latency_ms DOUBLE PRECISION NOT NULL,
+    input_tokens BIGINT NOT NULL,
+    output_tokens BIGINT NOT NULL,
+    cost DOUBLE PRECISION NOT NULL,
+    error TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (run_id, cell)
+);
+ALTER TABLE prompt_protected_labels ADD COLUMN suite TEXT;
+ALTER TABLE prompt_promotions ADD COLUMN eval_run_id TEXT;
+"#,
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -83,6 +83,15 @@ pub struct Promotion {
     pub decision_note: String,
     pub decided_at: Option<i64>,
     pub created_at: i64,
+    /// The eval run that must pass before approval, when the label names a suite.
+    pub eval_run_id: Option<String>,
+}
+
+/// A protected label, and the suite a version must pass before it moves there.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct ProtectedLabel {
+    pub label: String,
+    pub suite: Option<String>,
 }
 
 /// A version's content, as the desk checked it.
@@ -211,17 +220,19 @@ impl WriteTx {
         workspace_id: &str,
         label: &str,
         protect: bool,
+        suite: Option<&str>,
         by: &str,
     ) -> Result<bool> {
         let n = if protect {
             sqlx::query(
-                "INSERT INTO prompt_protected_labels (workspace_id, label, created_by, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (workspace_id, label) DO NOTHING",
+                "INSERT INTO prompt_protected_labels (workspace_id, label, created_by, created_at, suite) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (workspace_id, label) DO UPDATE SET suite = $5",
             )
             .bind(workspace_id)
             .bind(label)
             .bind(by)
             .bind(now_ms())
+            .bind(suite)
             .execute(&mut **self)
             .await?
         } else {
@@ -276,6 +287,16 @@ impl WriteTx {
 }
 
 impl Store {
+    /// Protected labels with the suite each requires.
+    pub async fn protected_label_suites(&self, workspace_id: &str) -> Result<Vec<ProtectedLabel>> {
+        Ok(sqlx::query_as(
+            "SELECT label, suite FROM prompt_protected_labels WHERE workspace_id = $1 ORDER BY label",
+        )
+        .bind(workspace_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     pub async fn protected_labels(&self, workspace_id: &str) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT label FROM prompt_protected_labels WHERE workspace_id = $1 ORDER BY label",

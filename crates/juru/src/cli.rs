@@ -54,6 +54,10 @@ pub(crate) enum Command {
     /// Review queues: list, backtest a routing rule on past traces, reviewer quality.
     #[command(subcommand)]
     Review(ReviewCommand),
+    /// Evaluation suites: run one for CI (progress bar, JUnit XML and JSON reports, a non-zero
+    /// exit when it fails), list runs, compare a run with a baseline.
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// User accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -228,6 +232,50 @@ pub(crate) enum LabelCommand {
         /// jsonl, csv, conll, label_studio or hf.
         #[arg(long, default_value = "jsonl")]
         format: String,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EvalCommand {
+    /// Run a suite (YAML, see docs/EVAL.md) in this process and wait for it. Exit status: 0 when
+    /// it passes its threshold, 4 when it fails it, 2 when the suite has problems (all listed),
+    /// 1 when the run cannot go on. An interrupted run continues with --resume RUN.
+    Run {
+        /// The suite file; omit with --resume.
+        #[arg(required_unless_present = "resume")]
+        suite: Option<PathBuf>,
+        /// Compare with this earlier run of the same suite (McNemar's test on the pass rates).
+        #[arg(long)]
+        baseline: Option<String>,
+        /// Write a JUnit XML report here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Write a JSON report (run, per-case pass rates and flakiness, comparison) here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Continue an interrupted run: finished cells are not run again.
+        #[arg(long, conflicts_with = "suite")]
+        resume: Option<String>,
+        /// Also save the suite under its name (for the web UI and label gates).
+        #[arg(long)]
+        save: bool,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// List runs, newest first.
+    List {
+        /// Only runs of this suite.
+        #[arg(long)]
+        suite: Option<String>,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Compare a run with a baseline run, as JSON.
+    Compare {
+        baseline: String,
+        run: String,
         #[command(flatten)]
         ws: WorkspaceArg,
     },

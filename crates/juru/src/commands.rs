@@ -15,8 +15,8 @@ use juru_store::Store;
 use rand::Rng;
 
 use crate::cli::{
-    AuditCommand, Cli, Command, DatasetCommand, LabelCommand, LogFormat, ModelCommand, ReviewCommand,
-    ServeArgs, TokenCommand, UserCommand, WorkspaceArg,
+    AuditCommand, Cli, Command, DatasetCommand, EvalCommand, LabelCommand, LogFormat, ModelCommand,
+    ReviewCommand, ServeArgs, TokenCommand, UserCommand, WorkspaceArg,
 };
 
 pub(crate) fn init_logging(cli: &Cli) {
@@ -80,6 +80,7 @@ pub(crate) async fn run(cli: Cli) -> Result<u8> {
         Command::Dataset(cmd) => dataset(desks, cmd).await,
         Command::Label(cmd) => label(desks, cmd).await,
         Command::Review(cmd) => review(desks, cmd).await,
+        Command::Eval(cmd) => eval(desks, cmd).await,
         Command::User(cmd) => user(desks, cmd).await,
         Command::Model(cmd) => model(desks, cmd).await,
         Command::Pull { from, ws } => {
@@ -275,6 +276,156 @@ async fn shutdown_signal() {
         _ = term => {}
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn eval(desks: Desks, cmd: EvalCommand) -> Result<u8> {
+    use juru_desks::eval::{SaveSuite, StartEval};
+    match cmd {
+        EvalCommand::Run { suite, baseline, junit, json, resume, save, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let run = match (&resume, &suite) {
+                (Some(id), _) => desks.eval_run(&actor, id).await?,
+                (None, Some(path)) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    let start = if save {
+                        desks
+                            .save_eval_suite(&actor, &SaveSuite { definition: text.clone() })
+                            .await
+                            .map(|_| ())
+                    } else {
+                        Ok(())
+                    };
+                    let prepared = match start {
+                        Ok(()) => {
+                            desks
+                                .prepare_eval(
+                                    &actor,
+                                    &StartEval { suite: None, definition: Some(text), baseline },
+                                )
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    match prepared {
+                        Ok(run) => run,
+                        Err(
+                            e @ (juru_desks::DeskError::Invalid(_) | juru_desks::DeskError::NotFound { .. }),
+                        ) => {
+                            eprintln!("error: {}: {e}", path.display());
+                            return Ok(2);
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                (None, None) => anyhow::bail!("give a suite file or --resume RUN"),
+            };
+            eprintln!(
+                "run {} of suite {}: {} case(s) × {} prompt(s) × {} model(s) = {} call(s)",
+                run.id,
+                run.suite,
+                run.cases,
+                run.prompts.len(),
+                run.models.len(),
+                run.cells
+            );
+            let progress = Arc::new(Progress::default());
+            let bar = indicatif::ProgressBar::new(run.cells.max(0) as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg} (eta {eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let ticker = {
+                let (bar, progress) = (bar.clone(), progress.clone());
+                tokio::spawn(async move {
+                    loop {
+                        bar.set_position(progress.rows());
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                })
+            };
+            let result = desks.run_eval(&actor, &run.id, progress.clone()).await;
+            ticker.abort();
+            bar.set_position(progress.rows());
+            bar.finish_and_clear();
+            let finished = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!(
+                        "error: {e}\nthe results so far are kept; continue with: juru eval run --resume {}",
+                        run.id
+                    );
+                    return Ok(1);
+                }
+            };
+            let summary = desks.eval_summary(&actor, &finished.id).await?;
+            let comparison = match &finished.baseline_run_id {
+                Some(b) => Some(desks.compare_eval_runs(&actor, b, &finished.id).await?),
+                None => None,
+            };
+            println!("{}: {}", finished.status, finished.message);
+            if summary.flaky > 0 {
+                println!("{} flaky case(s): they passed in some repeats and failed in others", summary.flaky);
+            }
+            if let Some(c) = &comparison {
+                println!(
+                    "against {}: {} regression(s), {} improvement(s) over {} paired call(s); McNemar p = {:.4}{}",
+                    c.baseline,
+                    c.regressions_total,
+                    c.improvements_total,
+                    c.paired,
+                    c.p_value,
+                    if c.significant { " (significant at 0.05)" } else { "" }
+                );
+            }
+            if let Some(path) = &json {
+                let report = serde_json::json!({"run": finished, "cases": summary.cases, "flaky": summary.flaky, "comparison": comparison});
+                std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            if let Some(path) = &junit {
+                let mut out = std::io::BufWriter::new(
+                    std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+                );
+                desks.eval_junit(&actor, &finished.id, &mut out).await?;
+                std::io::Write::flush(&mut out)?;
+            }
+            Ok(match finished.status.as_str() {
+                "passed" => 0,
+                "failed" => 4,
+                _ => 1,
+            })
+        }
+        EvalCommand::List { suite, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let page = juru_desks::PageRequest { limit: Some(100), cursor: None };
+            println!(
+                "{:<28} {:<24} {:<10} {:>9} {:>7} {:>7} {:>7}",
+                "run", "suite", "status", "done", "pass", "fail", "error"
+            );
+            for r in desks.eval_runs(&actor, suite.as_deref(), &page).await?.items {
+                println!(
+                    "{:<28} {:<24} {:<10} {:>9} {:>7} {:>7} {:>7}",
+                    r.id,
+                    r.suite,
+                    r.status,
+                    format!("{}/{}", r.done, r.cells),
+                    r.passed,
+                    r.failed,
+                    r.errors
+                );
+            }
+            Ok(0)
+        }
+        EvalCommand::Compare { baseline, run, ws } => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let c = desks.compare_eval_runs(&actor, &baseline, &run).await?;
+            println!("{}", serde_json::to_string_pretty(&c)?);
+            Ok(0)
+        }
+    }
 }
 
 async fn review(desks: Desks, cmd: ReviewCommand) -> Result<u8> {

@@ -1,6 +1,7 @@
 //! The `juru` command: parses arguments and calls into the library crates. Glue only.
 //!
-//! Exit codes: 0 success, 1 error, 2 bad usage, 3 the audit chain does not verify.
+//! Exit codes: 0 success, 1 error, 2 bad usage (a suite with problems included), 3 the audit
+//! chain does not verify, 4 an eval suite ran and failed its threshold.
 
 mod cli;
 mod commands;

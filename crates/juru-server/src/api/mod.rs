@@ -4,6 +4,7 @@
 mod ai_systems;
 mod audit;
 mod datasets;
+mod evals;
 mod jobs;
 mod labeling;
 mod members;
@@ -75,6 +76,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(labeling::routes())
         .merge(review::routes())
         .merge(prompts::routes())
+        .merge(evals::routes())
         .merge(models::routes())
         .merge(audit::routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).merge(openai::routes())

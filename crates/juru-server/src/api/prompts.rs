@@ -294,16 +294,23 @@ async fn protected(State(s): State<AppState>, Auth(a): Auth) -> Result<Json<Vec<
     Ok(Json(s.desks.protected_prompt_labels(&a).await?))
 }
 
-/// Protects a label in the workspace: moving it takes a second person's approval
-/// (administrators).
-#[utoipa::path(put, path = "/prompt-labels/protected/{label}", tag = "prompts", params(("label" = String, Path)),
+#[derive(Debug, Deserialize, IntoParams)]
+struct ProtectQuery {
+    /// A saved eval suite that must pass on the candidate version before a move is approved.
+    suite: Option<String>,
+}
+
+/// Protects a label in the workspace: moving it takes a second person's approval, and with
+/// `suite`, a passing run of that suite on the candidate version (administrators).
+#[utoipa::path(put, path = "/prompt-labels/protected/{label}", tag = "prompts", params(("label" = String, Path), ProtectQuery),
     responses((status = 200, body = Vec<String>)))]
 async fn protect(
     State(s): State<AppState>,
     Auth(a): Auth,
     Path(label): Path<String>,
+    Query(q): Query<ProtectQuery>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json(s.desks.protect_prompt_label(&a, &label, true).await?))
+    Ok(Json(s.desks.protect_prompt_label(&a, &label, true, q.suite.as_deref()).await?))
 }
 
 /// Lifts a label's protection (administrators).
@@ -314,5 +321,5 @@ async fn unprotect(
     Auth(a): Auth,
     Path(label): Path<String>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json(s.desks.protect_prompt_label(&a, &label, false).await?))
+    Ok(Json(s.desks.protect_prompt_label(&a, &label, false, None).await?))
 }

@@ -6,6 +6,7 @@ pub(crate) mod i18n;
 mod labeling;
 mod models;
 mod pages;
+mod prompts;
 mod review;
 mod settings;
 
@@ -46,6 +47,7 @@ pub(crate) fn router(_state: AppState) -> axum::Router<AppState> {
         )
         .merge(labeling::routes())
         .merge(review::routes())
+        .merge(prompts::routes())
         .merge(pages::routes())
         .merge(models::routes())
         .merge(settings::routes())

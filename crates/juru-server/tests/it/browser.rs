@@ -288,6 +288,69 @@ async fn chat_with_the_local_llm_and_compare_texts_by_embedding() {
     let cosine: f32 = shown.parse().unwrap();
     assert!(cosine > 0.5 && cosine <= 1.0, "{shown}");
     browser.screenshot(&shots.join("browser-5-similarity.png")).await;
+
+    // The Prompt desk on the same local models: the playground streams the LLM's answer, saves
+    // it as a test case; a suite graded by embedding similarity and an LLM judge runs as a job
+    // whose page follows its progress.
+    let prompt = json!({"name": "balasan", "template": [
+            {"role": "system", "content": "You are a polite support agent. Answer in one short sentence."},
+            {"role": "user", "content": "Customer {{ nama }} says: {{ keluhan }}"}],
+        "variables": {"type": "object", "required": ["nama", "keluhan"],
+                      "properties": {"nama": {"type": "string"}, "keluhan": {"type": "string"}}},
+        "config": {"temperature": 0, "max_tokens": 32}, "labels": ["production"]});
+    app.desks.create_prompt(&app.acme, &serde_json::from_value(prompt).unwrap()).await.unwrap();
+    let suite = "name: balasan-lokal\nprompts: [balasan@production]\nmodels: [smollm2-135m-instruct]\nthreshold: 0\n\
+                 max_error_rate: 1\nsettings: {max_tokens: 32}\ndefaults:\n  assert:\n\
+                 \x20   - {type: similar, model: all-minilm-l6-v2, threshold: 0.2}\n\
+                 \x20   - {type: llm-judge, model: smollm2-135m-instruct, rubric: The reply is polite., threshold: 0}\n\
+                 cases:\n  - {vars: {nama: Budi, keluhan: My parcel is late.}, expected: \"Sorry Budi, your parcel is late.\"}\n";
+    app.desks
+        .save_eval_suite(&app.acme, &juru_desks::eval::SaveSuite { definition: suite.into() })
+        .await
+        .unwrap();
+    browser.goto(&format!("{base}/prompts/balasan")).await;
+    browser.wait_for("the playground", 10, |_, src| src.contains("id=\"playground\"")).await;
+    browser.type_into("[data-var=nama]", "Sari").await;
+    browser.type_into("[data-var=keluhan]", "The box arrived broken.").await;
+    browser.click("#play-run").await;
+    browser
+        .wait_for("the streamed answer", 60, |_, src| {
+            src.contains("class=\"muted\">") && src.contains(" ms</p>")
+        })
+        .await;
+    let answer = browser.text("#play-outputs pre").await;
+    assert!(!answer.trim().is_empty(), "the model answered in the playground");
+    browser.screenshot(&shots.join("browser-12-playground.png")).await;
+    browser.click("#save-case-box summary").await;
+    browser.click("#save-case button").await;
+    browser.wait_for("the saved case", 10, |_, src| src.contains("balasan-lokal: 2 cases")).await;
+
+    browser.goto(&format!("{base}/desks/prompts")).await;
+    browser.click("#suites button").await;
+    browser.wait_for("the run's page", 10, |url, _| url.contains("/evals/runs/")).await;
+    browser.wait_for("the finished run", 120, |_, src| src.contains("data-finished=\"true\"")).await;
+    // A 135M-parameter judge does not always answer with a score: such a result is an error,
+    // not a fail, so the run may pass or fail, but it must not stop.
+    let status = browser.text("#run-status").await;
+    assert!(status == "passed" || status == "failed", "{status}: {}", browser.text("#run-message").await);
+    assert_eq!(browser.text("#run-done").await, "2/2");
+    let graded = browser.text("#results").await;
+    assert!(graded.contains("smollm2-135m-instruct"), "{graded}");
+    browser.screenshot(&shots.join("browser-13-eval-run.png")).await;
+    let runs = app
+        .desks
+        .eval_runs(&app.acme, Some("balasan-lokal"), &juru_desks::PageRequest::default())
+        .await
+        .unwrap();
+    let results = app.desks.eval_results(&app.acme, &runs.items[0].id, None, None, 10).await.unwrap();
+    for r in &results {
+        let kinds: Vec<&str> = r.graded.iter().map(|g| g.kind.as_str()).collect();
+        assert_eq!(kinds, vec!["similar", "llm-judge"], "{r:?}");
+        assert!(r.graded[0].score.is_some_and(|s| (0.0..=1.0).contains(&s)), "{r:?}");
+        let judge = &r.graded[1];
+        assert!(judge.score.is_some() || judge.reason.contains("the judge's reply has no score"), "{r:?}");
+        assert!(r.output_tokens > 0, "{r:?}");
+    }
     browser.quit().await;
 }
 

@@ -3,6 +3,7 @@
 
 mod api;
 mod browser;
+mod evals;
 mod labeling;
 mod prompts;
 mod review;

@@ -547,3 +547,97 @@ async fn the_openai_python_client_chats_with_a_local_model() {
     assert_eq!(items.len(), 3, "chat, streamed chat and completion: {traces}");
     assert!(items.iter().all(|t| t["output_tokens"].as_i64().unwrap() > 0));
 }
+
+/// `juru eval run` as CI runs it: the demo's customer-care prompt (two versions) with the echo
+/// model; exit status 0 when the suite passes, 4 when it fails its threshold, 2 when the suite
+/// has problems (all of them printed); JUnit XML and JSON reports; a baseline comparison.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_run_for_ci_exits_by_threshold_and_writes_reports() {
+    let site = Site::new(Backend::Sqlite).await;
+    up_once_without_pack(&site).await;
+    let dir = tempfile::tempdir().unwrap();
+    let write_suite = |name: &str, threshold: f64| {
+        let path = dir.path().join(format!("{name}.yaml"));
+        let yaml = format!(
+            "name: cs-ci\nprompts: [balasan-cs@production, balasan-cs@staging]\nmodels: [echo]\nthreshold: {threshold}\n\
+             defaults:\n  assert:\n    - {{type: icontains, value: maaf}}\n\
+             cases:\n  - vars: {{nama: Budi, keluhan: \"Paket belum sampai\"}}\n    assert: [{{type: contains, value: Budi}}]\n\
+             \x20 - vars: {{nama: Sari, keluhan: \"Barang rusak sekali\"}}\n    assert: [{{type: contains, value: Sari}}]\n\
+             \x20 - vars: {{nama: Andi, keluhan: \"Tagihan ganda bulan ini\"}}\n    assert: [{{type: regex, pattern: 'Andi'}}]\n"
+        );
+        std::fs::write(&path, yaml).unwrap();
+        path
+    };
+    let (junit, json) = (dir.path().join("junit.xml"), dir.path().join("report.json"));
+    let pass = write_suite("pass", 0.5);
+    let out = site.run(&[
+        "eval",
+        "run",
+        pass.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).starts_with("passed: 3 of 6 graded results passed (50.0%"), "{}", stdout(&out));
+    // Only the staging version asks the model to apologise: it passes, production fails.
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["run"]["status"], "passed");
+    assert_eq!(report["run"]["prompts"], serde_json::json!(["balasan-cs@1", "balasan-cs@2"]));
+    let rates: Vec<(String, f64)> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["prompt"].as_str().unwrap().to_owned(), c["pass_rate"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(rates.iter().filter(|(p, r)| p == "balasan-cs@2" && *r == 1.0).count(), 3, "{rates:?}");
+    assert_eq!(rates.iter().filter(|(p, r)| p == "balasan-cs@1" && *r == 0.0).count(), 3, "{rates:?}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!((xml.matches("<testcase ").count(), xml.matches("<failure ").count()), (6, 3), "{xml}");
+    assert!(xml.contains("icontains: does not contain"), "{xml}");
+    let first = report["run"]["id"].as_str().unwrap().to_owned();
+
+    // The same cases with a stricter threshold fail: exit 4; compared with the first run,
+    // nothing changed, so McNemar's p is 1.
+    let strict = write_suite("strict", 0.9);
+    let out = site.run(&["eval", "run", strict.to_str().unwrap(), "--baseline", &first]);
+    assert_eq!(out.status.code(), Some(4), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("0 regression(s), 0 improvement(s) over 6 paired call(s); McNemar p = 1.0000"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A suite with problems: exit 2, every problem named, nothing run.
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "name: cs-ci\nprompts: [balasan-cs@produksi]\nmodels: [model-hantu]\ncases:\n  - vars: {nama: 3}\n    assert: [{type: regex, pattern: '['}]\n",
+    )
+    .unwrap();
+    let out = site.run(&["eval", "run", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    for needle in
+        ["prompts[0]: balasan-cs@produksi", "models[0]: model-hantu", "cases[0].assert[0]: bad pattern"]
+    {
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+    }
+    let listed = stdout(&site.run(&["eval", "list"]));
+    assert_eq!(listed.lines().filter(|l| l.contains("cs-ci")).count(), 2, "{listed}");
+
+    // A registry classifier grades too: the demo's sentiment model never says "netral", so the
+    // suite fails and the JUnit report says what the classifier said instead.
+    let graded = dir.path().join("classifier.yaml");
+    std::fs::write(
+        &graded,
+        "name: cs-sentimen\nprompts: [balasan-cs@production]\nmodels: [echo]\ncases:\n  - vars: {nama: Budi, keluhan: \"Pelayanan sangat buruk dan lambat\"}\n    assert: [{type: classifier, model: sentimen-ulasan, label: netral}]\n",
+    )
+    .unwrap();
+    let out = site.run(&["eval", "run", graded.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4), "{}{}", stdout(&out), stderr(&out));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("classifier: sentimen-ulasan says "), "{xml}");
+    assert!(xml.contains(", not netral"), "{xml}");
+}
