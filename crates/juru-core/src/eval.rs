@@ -43,6 +43,11 @@ pub struct Suite {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub settings: Map<String, Value>,
+    /// Prices per model (by name, or `name@version`), for `cost` and the reports: local
+    /// models cost nothing unless priced here.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub prices: BTreeMap<String, Price>,
     /// Variables and assertions every case gets.
     #[serde(default)]
     pub defaults: Defaults,
@@ -69,6 +74,22 @@ pub struct Defaults {
     pub vars: Map<String, Value>,
     #[serde(default)]
     pub assert: Vec<Assertion>,
+}
+
+/// What a model's tokens cost, per 1,000.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    #[serde(default)]
+    pub input_per_1k: f64,
+    #[serde(default)]
+    pub output_per_1k: f64,
+}
+
+impl Price {
+    pub fn cost(&self, input_tokens: i64, output_tokens: i64) -> f64 {
+        (input_tokens as f64 * self.input_per_1k + output_tokens as f64 * self.output_per_1k) / 1000.0
+    }
 }
 
 /// One test case.
@@ -419,7 +440,7 @@ pub fn grade_local(a: &Assertion, output: &str, expected: Option<&str>, facts: C
             let missing: Vec<&String> = values.iter().filter(|v| !output.contains(v.as_str())).collect();
             bool_check(missing.is_empty(), format!("lacks {missing:?}"))
         }
-        Check::Regex { pattern } => match regex::Regex::new(pattern) {
+        Check::Regex { pattern } => match cached_regex(pattern) {
             Ok(re) => bool_check(re.is_match(output), format!("does not match /{pattern}/")),
             Err(e) => Graded::failed_to_grade(a, format!("bad pattern: {e}")),
         },
@@ -451,6 +472,27 @@ pub fn grade_local(a: &Assertion, output: &str, expected: Option<&str>, facts: C
         Check::Similar { .. } | Check::Classifier { .. } | Check::LlmJudge { .. } | Check::Http { .. } => {
             return None;
         }
+    })
+}
+
+thread_local! {
+    /// Compiled patterns of this thread: a suite uses a few patterns on every case.
+    static REGEXES: std::cell::RefCell<std::collections::HashMap<String, regex::Regex>> = Default::default();
+}
+
+/// A compiled regular expression, from this thread's cache (at most 256 patterns are kept).
+fn cached_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    REGEXES.with(|cache| {
+        if let Some(re) = cache.borrow().get(pattern) {
+            return Ok(re.clone());
+        }
+        let re = regex::Regex::new(pattern)?;
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= 256 {
+            cache.clear();
+        }
+        cache.insert(pattern.to_owned(), re.clone());
+        Ok(re)
     })
 }
 
@@ -503,7 +545,7 @@ pub fn validate_schema(v: &Value, s: &Value, at: &str, errors: &mut Vec<String>)
             errors.push(format!("{at} is longer than {}", s["maxLength"]));
         }
         if let Some(p) = s.get("pattern").and_then(Value::as_str) {
-            match regex::Regex::new(p) {
+            match cached_regex(p) {
                 Ok(re) if !re.is_match(text) => errors.push(format!("{at} does not match /{p}/")),
                 Ok(_) => {}
                 Err(e) => errors.push(format!("{at}: bad pattern /{p}/: {e}")),
@@ -601,6 +643,11 @@ impl Suite {
         }
         if !(0.0..=1.0).contains(&self.max_error_rate) {
             bad("max_error_rate".into(), format!("must be from 0 to 1, got {}", self.max_error_rate));
+        }
+        for (model, price) in &self.prices {
+            if price.input_per_1k < 0.0 || price.output_per_1k < 0.0 {
+                bad(format!("prices.{model}"), "prices must not be negative".into());
+            }
         }
         match (&self.dataset, self.cases.is_empty()) {
             (None, true) => bad("cases".into(), "give cases, or a dataset to take them from".into()),
@@ -904,6 +951,17 @@ cases:
         }
         assert_eq!(shape.cell(0), Cell { case: 0, prompt: 0, model: 0, repeat: 0 });
         assert_eq!(shape.cell(167), Cell { case: 6, prompt: 1, model: 2, repeat: 3 });
+    }
+
+    #[test]
+    fn prices_turn_tokens_into_cost() {
+        let p = Price { input_per_1k: 0.5, output_per_1k: 1.5 };
+        assert!((p.cost(2000, 1000) - 2.5).abs() < 1e-12);
+        let s = Suite::from_yaml(
+            "name: x\nprompts: [a]\nprices: {m: {input_per_1k: -1}}\ncases: [{assert: [{type: cost, max: 1}]}]\n",
+        )
+        .unwrap();
+        assert_eq!(s.check().into_iter().map(|p| p.at).collect::<Vec<_>>(), vec!["prices.m"]);
     }
 
     #[test]

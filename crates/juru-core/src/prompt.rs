@@ -284,7 +284,12 @@ impl PromptSpec {
         }
         let mut used = BTreeSet::new();
         let mut names = Vec::new();
+        let mut fast = Some(Vec::new());
         for (i, (at, source)) in parts(&self.template).into_iter().enumerate() {
+            fast = fast.and_then(|mut f: Vec<Vec<Seg>>| {
+                f.push(segments(source)?);
+                Some(f)
+            });
             let name = format!("#part{i}");
             match env.add_template_owned(name.clone(), source.to_owned()) {
                 Ok(()) => {
@@ -316,7 +321,7 @@ impl PromptSpec {
             Template::Text(_) => None,
             Template::Chat(m) => Some(m.iter().map(|m| m.role.clone()).collect()),
         };
-        Ok(CompiledPrompt { env, parts: names, roles, declared, defaults, needed })
+        Ok(CompiledPrompt { env, parts: names, roles, declared, defaults, needed, fast })
     }
 }
 
@@ -331,9 +336,152 @@ pub struct CompiledPrompt {
     defaults: Vec<(String, Value)>,
     /// Variables that must be given: used or required, without a default.
     needed: Vec<String>,
+    /// The parts as plain segments, when they use only text, `{{ name }}` and `{% for x in
+    /// list %}`: rendered without minijinja (what most prompts are, on the delivery path).
+    fast: Option<Vec<Vec<Seg>>>,
+}
+
+/// A piece of a template in the subset rendered directly.
+#[derive(Debug, Clone, PartialEq)]
+enum Seg {
+    Text(String),
+    Var(String),
+    For { item: String, list: String, body: Vec<Seg> },
+}
+
+fn is_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !matches!(s, "true" | "false" | "none" | "True" | "False" | "None" | "loop")
+}
+
+/// The template as plain segments, or None when it uses anything beyond text, `{{ name }}` and
+/// `{% for x in list %}…{% endfor %}` (filters, whitespace control, conditions, includes …).
+fn segments(source: &str) -> Option<Vec<Seg>> {
+    // Open `for` blocks: (item, list) and the segments so far; the bottom one is the template.
+    type Open = (Option<(String, String)>, Vec<Seg>);
+    let mut stack: Vec<Open> = vec![(None, Vec::new())];
+    let mut rest = source;
+    while !rest.is_empty() {
+        let Some(open) =
+            rest.find('{').filter(|_| rest.contains("{{") || rest.contains("{%") || rest.contains("{#"))
+        else {
+            stack.last_mut()?.1.push(Seg::Text(rest.to_owned()));
+            break;
+        };
+        let tag = &rest[open..];
+        if !(tag.starts_with("{{") || tag.starts_with("{%") || tag.starts_with("{#")) {
+            stack.last_mut()?.1.push(Seg::Text(rest[..open + 1].to_owned()));
+            rest = &rest[open + 1..];
+            continue;
+        }
+        if open > 0 {
+            stack.last_mut()?.1.push(Seg::Text(rest[..open].to_owned()));
+        }
+        let close = if tag.starts_with("{{") {
+            "}}"
+        } else if tag.starts_with("{%") {
+            "%}"
+        } else {
+            return None;
+        };
+        let end = tag.find(close)?;
+        let inner = &tag[2..end];
+        if inner.starts_with(['-', '+']) || inner.ends_with(['-', '+']) {
+            return None;
+        }
+        let inner = inner.trim();
+        if close == "}}" {
+            if !is_ident(inner) {
+                return None;
+            }
+            stack.last_mut()?.1.push(Seg::Var(inner.to_owned()));
+        } else {
+            let words: Vec<&str> = inner.split_whitespace().collect();
+            match words.as_slice() {
+                ["for", item, "in", list] if is_ident(item) && is_ident(list) => {
+                    stack.push((Some(((*item).to_owned(), (*list).to_owned())), Vec::new()));
+                }
+                ["endfor"] => {
+                    let (Some((item, list)), body) = stack.pop()? else { return None };
+                    stack.last_mut()?.1.push(Seg::For { item, list, body });
+                }
+                _ => return None,
+            }
+        }
+        rest = &tag[end + 2..];
+    }
+    let (None, segs) = stack.pop()? else { return None };
+    stack.is_empty().then_some(segs)
+}
+
+/// Renders plain segments; None when a value needs minijinja's own formatting (floats, lists,
+/// maps, null) or is not there, so the caller renders with minijinja instead.
+fn render_segments<'s, 'v>(
+    segs: &'s [Seg],
+    lookup: &dyn Fn(&str) -> Option<&'v Value>,
+    scopes: &mut Vec<(&'s str, &'v Value)>,
+    out: &mut String,
+) -> Option<()> {
+    for seg in segs {
+        match seg {
+            Seg::Text(t) => out.push_str(t),
+            Seg::Var(name) => {
+                let v = match scopes.iter().rev().find(|(n, _)| n == name) {
+                    Some((_, v)) => *v,
+                    None => lookup(name)?,
+                };
+                match v {
+                    Value::String(s) => out.push_str(s),
+                    Value::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
+                    Value::Number(n) if n.is_i64() || n.is_u64() => {
+                        use std::fmt::Write;
+                        let _ = write!(out, "{n}");
+                    }
+                    _ => return None,
+                }
+            }
+            Seg::For { item, list, body } => {
+                let v = match scopes.iter().rev().find(|(n, _)| n == list) {
+                    Some((_, v)) => *v,
+                    None => lookup(list)?,
+                };
+                for x in v.as_array()? {
+                    scopes.push((item.as_str(), x));
+                    let done = render_segments(body, lookup, scopes, out);
+                    scopes.pop();
+                    done?;
+                }
+            }
+        }
+    }
+    Some(())
 }
 
 impl CompiledPrompt {
+    fn render_fast(&self, fast: &[Vec<Seg>], values: &Map<String, Value>) -> Option<Rendered> {
+        let lookup = |name: &str| -> Option<&Value> {
+            values.get(name).or_else(|| self.defaults.iter().find(|(n, _)| n == name).map(|(_, d)| d))
+        };
+        let mut texts = Vec::with_capacity(fast.len());
+        for segs in fast {
+            let mut out = String::with_capacity(256);
+            render_segments(segs, &lookup, &mut Vec::new(), &mut out)?;
+            texts.push(out);
+        }
+        match &self.roles {
+            None => texts.pop().map(Rendered::Text),
+            Some(roles) => Some(Rendered::Chat(
+                texts
+                    .into_iter()
+                    .zip(roles)
+                    .map(|(content, role)| ChatMessage { role: role.clone(), content })
+                    .collect(),
+            )),
+        }
+    }
+
     /// Renders strictly (see [`PromptSpec::render`]).
     pub fn render(&self, values: &Map<String, Value>) -> Result<Rendered, Vec<Problem>> {
         let bad = |at: String, message: String| Problem { at, line: None, column: None, message };
@@ -357,6 +505,11 @@ impl CompiledPrompt {
         }
         if !problems.is_empty() {
             return Err(problems);
+        }
+        if let Some(fast) = &self.fast
+            && let Some(r) = self.render_fast(fast, values)
+        {
+            return Ok(r);
         }
         let ctx = if self.defaults.iter().all(|(n, _)| values.contains_key(n)) {
             minijinja::Value::from_serialize(values)
@@ -543,6 +696,38 @@ mod tests {
         ] {
             assert!(at.iter().any(|a| a == want), "{want} missing from {at:?}");
         }
+    }
+
+    #[test]
+    fn the_plain_subset_renders_as_minijinja_does() {
+        let vars = json!({"type": "object", "properties": {
+            "nama": {"type": "string"}, "n": {"type": "integer"}, "ok": {"type": "boolean"},
+            "xs": {"type": "array"}, "f": {"type": "number"}, "toko": {"type": "string", "default": "Toko {A}"}}});
+        let values =
+            json!({"nama": "Budi {x} }}", "n": 42, "ok": true, "xs": ["a", "b", 3, [1, 2]], "f": 1.0})
+                .as_object()
+                .cloned()
+                .unwrap();
+        for (template, plain) in [
+            ("Halo {{ nama }} dari {{toko}}, n={{ n }} ok={{ok}}\n", true),
+            ("{% for x in xs %}- {{ x }} ({{ nama }})\n{% endfor %}akhir", true),
+            ("{ a } {{ f }}", true),
+            ("{% for x in xs %}{% for y in xs %}{{ x }}{{ y }},{% endfor %}{% endfor %}", true),
+            ("{{ nama|upper }}", false),
+            ("{%- if ok %}ya{% endif %}", false),
+            ("{# komentar #}{{ nama }}", false),
+        ] {
+            let spec = spec(Template::Text(template.into()), vars.clone());
+            let compiled = spec.compile(&HashMap::new()).unwrap();
+            assert_eq!(compiled.fast.is_some(), plain, "{template}");
+            let got = compiled.render(&values).unwrap();
+            // The same prompt without the plain path: minijinja renders everything.
+            let slow = CompiledPrompt { fast: None, ..spec.compile(&HashMap::new()).unwrap() };
+            assert_eq!(got, slow.render(&values).unwrap(), "{template}");
+        }
+        assert_eq!(segments("{{ a }"), None);
+        assert_eq!(segments("{% for x in xs %}"), None);
+        assert_eq!(segments("{% endfor %}"), None);
     }
 
     #[test]

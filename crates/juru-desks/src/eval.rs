@@ -1064,12 +1064,16 @@ impl Engine<'_> {
     ) -> EvalResult {
         let suite = &self.plan.suite;
         let started = Instant::now();
-        let (output, input_tokens, output_tokens) = match generator {
-            Generator::Echo => (rendered_text(rendered), 0, 0),
+        let (output, input_tokens, output_tokens, price) = match generator {
+            Generator::Echo => (rendered_text(rendered), 0, 0, None),
             Generator::Model(m) => {
                 let s = sampling(&prompt.config, &suite.settings, cell.repeat);
+                let price = suite
+                    .prices
+                    .get(&format!("{}@{}", m.name, m.version))
+                    .or_else(|| suite.prices.get(&m.name));
                 match self.desks.generate(self.actor, m, generate_input(rendered), s, None).await {
-                    Ok(g) => (g.text, g.prompt_tokens as i64, g.completion_tokens as i64),
+                    Ok(g) => (g.text, g.prompt_tokens as i64, g.completion_tokens as i64, price),
                     Err(e) => {
                         return error_row(self.run_id, index, cell, data, format!("model {}: {e}", m.name));
                     }
@@ -1077,7 +1081,8 @@ impl Engine<'_> {
             }
         };
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let facts = CallFacts { latency_ms, cost: 0.0 };
+        let cost = price.map_or(0.0, |p| p.cost(input_tokens, output_tokens));
+        let facts = CallFacts { latency_ms, cost };
         let case = data.inline.map(|i| &suite.cases[i]);
         let mut graded = Vec::new();
         let assertions =
@@ -1174,10 +1179,14 @@ impl Engine<'_> {
             Check::LlmJudge { model, rubric } => match self.grader(model, Task::Generate).await {
                 Err(e) => Err(e.to_string()),
                 Ok(m) => {
-                    let input = GenerateInput::Chat(vec![Message {
-                        role: "user".into(),
-                        content: judge_prompt(rubric, output),
-                    }]);
+                    let input = GenerateInput::Chat(vec![
+                        Message {
+                            role: "system".into(),
+                            content: "You are a strict grader. Reply with exactly `SCORE: n`, n a whole number from 0 to 10, and nothing else."
+                                .into(),
+                        },
+                        Message { role: "user".into(), content: judge_prompt(rubric, output) },
+                    ]);
                     let s = Sampling { temperature: 0.0, max_tokens: 24, ..Sampling::default() };
                     match self.desks.generate(self.actor, &m, input, s, None).await {
                         Err(e) => Err(e.to_string()),

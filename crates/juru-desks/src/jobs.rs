@@ -24,9 +24,11 @@ pub const JOB_LEASE_MS: i64 = 30_000;
 /// Attempts before a job that keeps killing its worker is failed.
 pub const MAX_ATTEMPTS: i64 = 3;
 /// The job kinds this build knows how to run.
-pub const KINDS: &[&str] = &[DATASET_IMPORT, MODEL_TRAIN, LABELING_RETRAIN, REVIEW_WEBHOOK, EVAL_RUN];
+pub const KINDS: &[&str] =
+    &[DATASET_IMPORT, MODEL_TRAIN, LABELING_RETRAIN, REVIEW_WEBHOOK, EVAL_RUN, PROMPT_WEBHOOK];
 pub use crate::eval::EVAL_RUN;
 pub use crate::labeling::active::LABELING_RETRAIN;
+pub use crate::prompts::PROMPT_WEBHOOK;
 pub use crate::review::gate::REVIEW_WEBHOOK;
 pub const DATASET_IMPORT: &str = "dataset.import";
 pub const MODEL_TRAIN: &str = "model.train";
@@ -207,7 +209,7 @@ impl Worker {
     async fn run_job(&self, job: &Job) -> Result<serde_json::Value> {
         match job.kind.as_str() {
             DATASET_IMPORT => self.run_import(job).await,
-            REVIEW_WEBHOOK => self.desks.deliver_review_webhook(&job.id, &job.params).await,
+            REVIEW_WEBHOOK | PROMPT_WEBHOOK => self.desks.deliver_webhook(&job.id, &job.params).await,
             MODEL_TRAIN => self.run_train(job).await,
             EVAL_RUN => {
                 let p: crate::eval::EvalParams =

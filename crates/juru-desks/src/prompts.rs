@@ -24,6 +24,8 @@ const PROMPTS: juru_core::Area = juru_core::Area::Desk(Desk::Prompts);
 pub const DEFAULT_LABEL: &str = "production";
 /// Always the newest version; it cannot be moved.
 pub const LATEST: &str = "latest";
+/// Prompt versions kept in memory for delivery.
+const VERSION_CACHE: usize = 4096;
 /// How deep includes may nest.
 const MAX_INCLUDE_DEPTH: usize = 5;
 
@@ -253,6 +255,28 @@ async fn write_version(
     Ok(v)
 }
 
+/// Job kind that POSTs a label move to a prompt webhook (with retries).
+pub const PROMPT_WEBHOOK: &str = "prompt.webhook";
+
+/// Queues a delivery to every prompt webhook, in the transaction that moves the label, so that
+/// a crash loses neither the move nor its notice.
+async fn queue_label_webhooks(
+    tx: &mut WriteTx,
+    workspace_id: &str,
+    prompt: &str,
+    label: &str,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<()> {
+    for url in tx.prompt_webhook_urls(workspace_id).await? {
+        let payload = json!({"event": "prompt.label.moved", "prompt": prompt, "label": label,
+                             "from_version": from, "version": to, "at": format_ms(now_ms())});
+        let params = json!({"url": url, "event": "prompt.label.moved", "payload": payload});
+        tx.insert_job(workspace_id, PROMPT_WEBHOOK, &params.to_string(), "system").await?;
+    }
+    Ok(())
+}
+
 fn problems(list: &[Problem]) -> DeskError {
     let text = list.iter().map(Problem::to_string).collect::<Vec<_>>().join("; ");
     DeskError::invalid(format!("{} problem(s): {text}", list.len()))
@@ -459,36 +483,49 @@ impl Desks {
     /// Resolves `name`, `name@3`, `name@label` (plain `name`: `production` if set, else the
     /// newest).
     async fn resolve_prompt(&self, actor: &Actor, reference: &str) -> Result<(Prompt, PromptVersion)> {
+        let (p, v, _) = self.resolve_with_labels(actor, reference).await?;
+        Ok((p, v))
+    }
+
+    /// Resolves a reference, also returning the prompt's labels (read once: delivery is hot).
+    async fn resolve_with_labels(
+        &self,
+        actor: &Actor,
+        reference: &str,
+    ) -> Result<(Prompt, PromptVersion, Vec<juru_store::prompts::PromptLabel>)> {
         let (name, at) = match reference.split_once('@') {
             Some((n, a)) => (n, Some(a)),
             None => (reference, None),
         };
-        let prompt = self.store.prompt(&actor.workspace_id, name).await?;
+        let (prompt, labels) = self.store.prompt_with_labels(&actor.workspace_id, name).await?;
+        let labelled = |l: &str| labels.iter().find(|x| x.label == l).map(|x| x.version);
         let version = match at {
             Some(a) if a.parse::<i64>().is_ok() => a.parse::<i64>().unwrap_or_default(),
             Some(LATEST) => prompt.latest,
-            Some(label) => self
-                .store
-                .prompt_labels(&prompt.id)
-                .await?
-                .into_iter()
-                .find(|l| l.label == label)
-                .map(|l| l.version)
-                .ok_or_else(|| DeskError::NotFound {
-                    kind: "prompt label",
-                    key: format!("{name}@{label}"),
-                })?,
-            None => self
-                .store
-                .prompt_labels(&prompt.id)
-                .await?
-                .into_iter()
-                .find(|l| l.label == DEFAULT_LABEL)
-                .map(|l| l.version)
-                .unwrap_or(prompt.latest),
+            Some(label) => labelled(label).ok_or_else(|| DeskError::NotFound {
+                kind: "prompt label",
+                key: format!("{name}@{label}"),
+            })?,
+            None => labelled(DEFAULT_LABEL).unwrap_or(prompt.latest),
         };
-        let v = self.store.prompt_version(&prompt.id, version).await?;
-        Ok((prompt, v))
+        let v = self.cached_prompt_version(&prompt.id, version).await?;
+        Ok((prompt, v, labels))
+    }
+
+    /// A version from the in-process cache (versions never change), else from the store.
+    async fn cached_prompt_version(&self, prompt_id: &str, version: i64) -> Result<PromptVersion> {
+        let key = (prompt_id.to_owned(), version);
+        if let Some(v) = self.prompt_versions.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(v);
+        }
+        let v = self.store.prompt_version(prompt_id, version).await?;
+        if let Ok(mut cache) = self.prompt_versions.lock() {
+            if cache.len() >= VERSION_CACHE {
+                cache.clear();
+            }
+            cache.insert(key, v.clone());
+        }
+        Ok(v)
     }
 
     /// A prompt version by label or number (neither: `production` when set, else the newest).
@@ -506,8 +543,8 @@ impl Desks {
             (None, Some(v)) => format!("{name}@{v}"),
             (None, None) => name.to_owned(),
         };
-        let (p, v) = self.resolve_prompt(actor, &reference).await?;
-        self.version_view(&p, v).await
+        let (p, v, labels) = self.resolve_with_labels(actor, &reference).await?;
+        version_view_with(&p, v, labels)
     }
 
     pub async fn prompts(&self, actor: &Actor, page: &PageRequest) -> Result<Listing<PromptView>> {
@@ -759,6 +796,15 @@ impl Desks {
             );
             tx.move_prompt_label(&p.id, &request.label, request.to_version, &actor.audit_name(), &why)
                 .await?;
+            queue_label_webhooks(
+                &mut tx,
+                &actor.workspace_id,
+                &p.name,
+                &request.label,
+                now_at,
+                request.to_version,
+            )
+            .await?;
         }
         tx.audit(NewAudit {
             workspace_id: Some(&actor.workspace_id),
@@ -773,6 +819,7 @@ impl Desks {
         .await?;
         tx.commit().await?;
         if approve {
+            self.job_wakeup.notify_one();
             self.announce(&actor.workspace_id, &p.name, &request.label, request.to_version);
         }
         Ok(LabelChange {
@@ -840,6 +887,7 @@ impl Desks {
     ) -> Result<PromptView> {
         let mut tx = self.store.write().await?;
         let from = tx.move_prompt_label(&p.id, label, to, &actor.audit_name(), reason).await?;
+        queue_label_webhooks(&mut tx, &actor.workspace_id, &p.name, label, from, to).await?;
         tx.audit(NewAudit {
             workspace_id: Some(&actor.workspace_id),
             actor: &actor.audit_name(),
@@ -851,8 +899,38 @@ impl Desks {
         })
         .await?;
         tx.commit().await?;
+        self.job_wakeup.notify_one();
         self.announce(&actor.workspace_id, &p.name, label, to);
         self.prompt_view(self.store.prompt(&actor.workspace_id, &p.id).await?).await
+    }
+
+    /// The workspace's prompt webhooks: every label move is POSTed to each.
+    pub async fn prompt_webhooks(&self, actor: &Actor) -> Result<Vec<String>> {
+        actor.require(PROMPTS, Action::Read)?;
+        Ok(self.store.prompt_webhooks(&actor.workspace_id).await?)
+    }
+
+    /// Adds or removes a prompt webhook (workspace administrators).
+    pub async fn set_prompt_webhook(&self, actor: &Actor, url: &str, on: bool) -> Result<Vec<String>> {
+        actor.require(juru_core::Area::Members, Action::Write)?;
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| DeskError::invalid(format!("webhook url {url:?}: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(DeskError::invalid(format!("webhook url {url:?} must be http or https")));
+        }
+        let mut tx = self.store.write().await?;
+        let changed = tx.set_prompt_webhook(&actor.workspace_id, url, on, &actor.audit_name()).await?;
+        tx.audit(NewAudit {
+            workspace_id: Some(&actor.workspace_id),
+            actor: &actor.audit_name(),
+            action: if on { "prompt.webhook.add" } else { "prompt.webhook.remove" },
+            object_kind: "prompt_webhook",
+            object_id: url,
+            summary: json!({"url": url, "changed": changed}),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(self.store.prompt_webhooks(&actor.workspace_id).await?)
     }
 
     /// Tells listening clients that a label moved.
@@ -1002,31 +1080,35 @@ impl Desks {
     }
 
     async fn version_view(&self, p: &Prompt, v: PromptVersion) -> Result<VersionView> {
-        let mut labels: Vec<String> = self
-            .store
-            .prompt_labels(&p.id)
-            .await?
-            .into_iter()
-            .filter(|l| l.version == v.version)
-            .map(|l| l.label)
-            .collect();
-        // `p` may have been read before `v` was added: the newest is whichever is higher.
-        if v.version == p.latest.max(v.version) {
-            labels.push(LATEST.into());
-        }
-        Ok(VersionView {
-            prompt: p.name.clone(),
-            kind: p.kind.clone(),
-            version: v.version,
-            content_hash: v.content_hash,
-            template: serde_json::from_str(&v.template).map_err(DeskError::internal)?,
-            variables: parse(&v.variables),
-            config: parse(&v.config),
-            includes: serde_json::from_str(&v.includes).unwrap_or_default(),
-            labels,
-            author: v.author,
-            message: v.message,
-            created_at: format_ms(v.created_at),
-        })
+        version_view_with(p, v, self.store.prompt_labels(&p.id).await?)
     }
+}
+
+/// A version as the API shows it, with the labels that point at it (`labels`: all of the
+/// prompt's).
+fn version_view_with(
+    p: &Prompt,
+    v: PromptVersion,
+    labels: Vec<juru_store::prompts::PromptLabel>,
+) -> Result<VersionView> {
+    let mut labels: Vec<String> =
+        labels.into_iter().filter(|l| l.version == v.version).map(|l| l.label).collect();
+    // `p` may have been read before `v` was added: the newest is whichever is higher.
+    if v.version == p.latest.max(v.version) {
+        labels.push(LATEST.into());
+    }
+    Ok(VersionView {
+        prompt: p.name.clone(),
+        kind: p.kind.clone(),
+        version: v.version,
+        content_hash: v.content_hash,
+        template: serde_json::from_str(&v.template).map_err(DeskError::internal)?,
+        variables: parse(&v.variables),
+        config: parse(&v.config),
+        includes: serde_json::from_str(&v.includes).unwrap_or_default(),
+        labels,
+        author: v.author,
+        message: v.message,
+        created_at: format_ms(v.created_at),
+    })
 }

@@ -110,6 +110,9 @@ pub struct Added {
     pub errors: i64,
 }
 
+/// Results inserted by one statement.
+const INSERT_CHUNK: usize = 64;
+
 const RESULT_COLUMNS: [&str; 18] = [
     "run_id",
     "cell",
@@ -187,8 +190,13 @@ impl WriteTx {
     pub async fn add_eval_results(&mut self, rows: &[EvalResult]) -> Result<Added> {
         let mut added = Added::default();
         let Some(first) = rows.first() else { return Ok(added) };
-        // 18 values a row: well under SQLite's and PostgreSQL's limits on bound values.
-        for chunk in rows.chunks(500) {
+        // Full chunks share one statement text and the rest go one row at a time, so that the
+        // connection's statement cache holds two statements, not one per batch size (a
+        // prepared 64-row insert is large). 18 values a row: well under either database's
+        // limit on bound values.
+        let full = rows.len() / INSERT_CHUNK * INSERT_CHUNK;
+        let (bulk, tail) = rows.split_at(full);
+        for chunk in bulk.chunks(INSERT_CHUNK).chain(tail.chunks(1)) {
             let mut q = Sql::new(
                 self.backend(),
                 format!("INSERT INTO eval_results ({}) VALUES ", RESULT_COLUMNS.join(", ")),

@@ -500,6 +500,7 @@ CREATE TABLE prompt_promotions (
         // One result row per model call, keyed by the flattened cell index so that a resumed
         // run never writes a cell twice. A protected label may name a suite that must pass on
         // the candidate version before a move is approved; the request keeps the gating run.
+        // Label moves are also POSTed to the workspace's prompt webhooks (as jobs).
         common: r#"
 CREATE TABLE eval_suites (
     id TEXT PRIMARY KEY,
@@ -556,6 +557,13 @@ CREATE TABLE eval_results (
     error TEXT NOT NULL DEFAULT '',
     created_at BIGINT NOT NULL,
     PRIMARY KEY (run_id, cell)
+);
+CREATE TABLE prompt_webhooks (
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, url)
 );
 ALTER TABLE prompt_protected_labels ADD COLUMN suite TEXT;
 ALTER TABLE prompt_promotions ADD COLUMN eval_run_id TEXT;

@@ -2,7 +2,7 @@
 //! label move.
 
 use serde::Serialize;
-use sqlx::FromRow;
+use sqlx::{FromRow, Row};
 
 use crate::db::{Store, WriteTx, now_ms};
 use crate::error::{Result, StoreError};
@@ -286,7 +286,52 @@ impl WriteTx {
     }
 }
 
+impl WriteTx {
+    pub async fn set_prompt_webhook(
+        &mut self,
+        workspace_id: &str,
+        url: &str,
+        on: bool,
+        by: &str,
+    ) -> Result<bool> {
+        let n = if on {
+            sqlx::query(
+                "INSERT INTO prompt_webhooks (workspace_id, url, created_by, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (workspace_id, url) DO NOTHING",
+            )
+            .bind(workspace_id)
+            .bind(url)
+            .bind(by)
+            .bind(now_ms())
+            .execute(&mut **self)
+            .await?
+        } else {
+            sqlx::query("DELETE FROM prompt_webhooks WHERE workspace_id = $1 AND url = $2")
+                .bind(workspace_id)
+                .bind(url)
+                .execute(&mut **self)
+                .await?
+        };
+        Ok(n.rows_affected() > 0)
+    }
+
+    /// The workspace's prompt webhooks, read inside the transaction that moves a label.
+    pub async fn prompt_webhook_urls(&mut self, workspace_id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT url FROM prompt_webhooks WHERE workspace_id = $1 ORDER BY url")
+            .bind(workspace_id)
+            .fetch_all(&mut **self)
+            .await?)
+    }
+}
+
 impl Store {
+    pub async fn prompt_webhooks(&self, workspace_id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT url FROM prompt_webhooks WHERE workspace_id = $1 ORDER BY url")
+            .bind(workspace_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     /// Protected labels with the suite each requires.
     pub async fn protected_label_suites(&self, workspace_id: &str) -> Result<Vec<ProtectedLabel>> {
         Ok(sqlx::query_as(
@@ -323,6 +368,39 @@ impl Store {
         .bind(prompt_id)
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// A prompt and its labels in one query (the delivery path).
+    pub async fn prompt_with_labels(
+        &self,
+        workspace_id: &str,
+        name: &str,
+    ) -> Result<(Prompt, Vec<PromptLabel>)> {
+        let rows = sqlx::query(
+            "SELECT p.id, p.workspace_id, p.name, p.kind, p.description, p.latest, p.created_by, p.created_at, \
+             l.label, l.version, l.updated_by, l.updated_at \
+             FROM prompts p LEFT JOIN prompt_labels l ON l.prompt_id = p.id \
+             WHERE p.workspace_id = $1 AND (p.name = $2 OR p.id = $2) ORDER BY l.label",
+        )
+        .bind(workspace_id)
+        .bind(name)
+        .fetch_all(self.pool())
+        .await?;
+        let first = rows.first().ok_or_else(|| StoreError::not_found("prompt", name))?;
+        let prompt = Prompt::from_row(first)?;
+        let mut labels = Vec::new();
+        for r in &rows {
+            if let Some(label) = r.try_get::<Option<String>, _>("label")? {
+                labels.push(PromptLabel {
+                    prompt_id: prompt.id.clone(),
+                    label,
+                    version: r.try_get("version")?,
+                    updated_by: r.try_get("updated_by")?,
+                    updated_at: r.try_get("updated_at")?,
+                });
+            }
+        }
+        Ok((prompt, labels))
     }
 
     pub async fn prompt(&self, workspace_id: &str, name: &str) -> Result<Prompt> {

@@ -291,9 +291,9 @@ impl Desks {
         Ok(Some(done))
     }
 
-    /// Delivers a `review.webhook` job: POSTs the payload, retrying with backoff on errors and
+    /// Delivers a webhook job (`review.webhook`, `prompt.webhook`): POSTs the payload, retrying with backoff on errors and
     /// non-2xx answers. The job fails (and says why) when every attempt failed.
-    pub(crate) async fn deliver_review_webhook(&self, job_id: &str, params: &str) -> Result<Value> {
+    pub(crate) async fn deliver_webhook(&self, job_id: &str, params: &str) -> Result<Value> {
         let p: Value = serde_json::from_str(params).map_err(DeskError::internal)?;
         let url = p["url"].as_str().unwrap_or_default().to_owned();
         let client = reqwest::Client::builder()
@@ -304,7 +304,7 @@ impl Desks {
         for attempt in 1..=WEBHOOK_ATTEMPTS {
             let sent = client
                 .post(&url)
-                .header("x-juru-event", p["event"].as_str().unwrap_or("review.settled"))
+                .header("x-juru-event", p["event"].as_str().unwrap_or_default())
                 .header("x-juru-delivery", job_id)
                 .json(&p["payload"])
                 .send()

@@ -28,6 +28,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(revert_label))
         .routes(routes!(label_history))
         .routes(routes!(render))
+        .routes(routes!(webhooks, add_webhook, remove_webhook))
         .routes(routes!(diff))
         .routes(routes!(promotions))
         .routes(routes!(approve))
@@ -292,6 +293,42 @@ async fn reject(
 #[utoipa::path(get, path = "/prompt-labels/protected", tag = "prompts", responses((status = 200, body = Vec<String>)))]
 async fn protected(State(s): State<AppState>, Auth(a): Auth) -> Result<Json<Vec<String>>, ApiError> {
     Ok(Json(s.desks.protected_prompt_labels(&a).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+struct WebhookQuery {
+    /// The URL that receives `POST {"event": "prompt.label.moved", prompt, label, from_version,
+    /// version, at}` on every label move.
+    url: String,
+}
+
+/// The workspace's prompt webhooks.
+#[utoipa::path(get, path = "/prompt-webhooks", tag = "prompts", responses((status = 200, body = Vec<String>)))]
+async fn webhooks(State(s): State<AppState>, Auth(a): Auth) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(s.desks.prompt_webhooks(&a).await?))
+}
+
+/// Adds a prompt webhook: every label move (removals and reverts included) is POSTed to it,
+/// with retries (administrators).
+#[utoipa::path(put, path = "/prompt-webhooks", tag = "prompts", params(WebhookQuery),
+    responses((status = 200, body = Vec<String>)))]
+async fn add_webhook(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Query(q): Query<WebhookQuery>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(s.desks.set_prompt_webhook(&a, &q.url, true).await?))
+}
+
+/// Removes a prompt webhook (administrators).
+#[utoipa::path(delete, path = "/prompt-webhooks", tag = "prompts", params(WebhookQuery),
+    responses((status = 200, body = Vec<String>)))]
+async fn remove_webhook(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Query(q): Query<WebhookQuery>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(s.desks.set_prompt_webhook(&a, &q.url, false).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -300,7 +300,8 @@ async fn chat_with_the_local_llm_and_compare_texts_by_embedding() {
         "config": {"temperature": 0, "max_tokens": 32}, "labels": ["production"]});
     app.desks.create_prompt(&app.acme, &serde_json::from_value(prompt).unwrap()).await.unwrap();
     let suite = "name: balasan-lokal\nprompts: [balasan@production]\nmodels: [smollm2-135m-instruct]\nthreshold: 0\n\
-                 max_error_rate: 1\nsettings: {max_tokens: 32}\ndefaults:\n  assert:\n\
+                 max_error_rate: 1\nsettings: {max_tokens: 32}\nprices: {smollm2-135m-instruct: {output_per_1k: 2}}\n\
+                 defaults:\n  assert:\n\
                  \x20   - {type: similar, model: all-minilm-l6-v2, threshold: 0.2}\n\
                  \x20   - {type: llm-judge, model: smollm2-135m-instruct, rubric: The reply is polite., threshold: 0}\n\
                  cases:\n  - {vars: {nama: Budi, keluhan: My parcel is late.}, expected: \"Sorry Budi, your parcel is late.\"}\n";
@@ -350,6 +351,10 @@ async fn chat_with_the_local_llm_and_compare_texts_by_embedding() {
         let judge = &r.graded[1];
         assert!(judge.score.is_some() || judge.reason.contains("the judge's reply has no score"), "{r:?}");
         assert!(r.output_tokens > 0, "{r:?}");
+        assert!(
+            (r.cost - r.output_tokens as f64 * 2.0 / 1000.0).abs() < 1e-12,
+            "priced per 1,000 tokens: {r:?}"
+        );
     }
     browser.quit().await;
 }

@@ -17,39 +17,57 @@ use crate::TestApp;
 
 /// A scorer over HTTP: passes outputs that contain "maaf"; answers 500 for the case whose
 /// `nama` is "Galat"; for "Ragu" it alternates pass and fail. Counts its calls.
-async fn scorer() -> (String, Arc<AtomicUsize>) {
+async fn scorer() -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<Vec<Value>>>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let seen = calls.clone();
-    let app = axum::Router::new().route(
-        "/score",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let seen = seen.clone();
-            async move {
-                let n = seen.fetch_add(1, Ordering::SeqCst);
-                let output = body["output"].as_str().unwrap_or_default().to_lowercase();
-                match body["vars"]["nama"].as_str() {
-                    Some("Galat") => {
-                        (axum::http::StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"error": "down"})))
+    let hooks = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let got = hooks.clone();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
+                    let got = got.clone();
+                    async move {
+                        let event =
+                            headers.get("x-juru-event").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                        got.lock().unwrap().push(json!({"header": event, "body": body}));
+                        axum::http::StatusCode::NO_CONTENT
                     }
-                    Some("Ragu") => (
-                        axum::http::StatusCode::OK,
-                        axum::Json(json!({"pass": n.is_multiple_of(2), "reason": "ragu-ragu"})),
-                    ),
-                    _ => {
-                        let score = if output.contains("maaf") { 0.9 } else { 0.1 };
-                        (
+                },
+            ),
+        )
+        .route(
+            "/score",
+            axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+                let seen = seen.clone();
+                async move {
+                    let n = seen.fetch_add(1, Ordering::SeqCst);
+                    let output = body["output"].as_str().unwrap_or_default().to_lowercase();
+                    match body["vars"]["nama"].as_str() {
+                        Some("Galat") => (
+                            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                            axum::Json(json!({"error": "down"})),
+                        ),
+                        Some("Ragu") => (
                             axum::http::StatusCode::OK,
-                            axum::Json(json!({"score": score, "reason": "kata maaf"})),
-                        )
+                            axum::Json(json!({"pass": n.is_multiple_of(2), "reason": "ragu-ragu"})),
+                        ),
+                        _ => {
+                            let score = if output.contains("maaf") { 0.9 } else { 0.1 };
+                            (
+                                axum::http::StatusCode::OK,
+                                axum::Json(json!({"score": score, "reason": "kata maaf"})),
+                            )
+                        }
                     }
                 }
-            }
-        }),
-    );
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/score", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, calls)
+    (url, calls, hooks)
 }
 
 fn suite(name: &str, prompts: &[&str], url: &str, cases: Value) -> String {
@@ -85,7 +103,7 @@ async fn run_jobs(app: &TestApp) {
 both_backends!(eval_suites_run_compare_resume_and_gate_a_label, |db: TestDb| async move {
     let app = TestApp::new(db).await;
     let pe = app.token(PromptEngineer).to_owned();
-    let (url, calls) = scorer().await;
+    let (url, calls, hooks) = scorer().await;
 
     // Three versions: 1 apologises, 2 does not, 3 apologises again.
     let vars = json!({"type": "object", "properties": {"nama": {"type": "string"}}, "required": ["nama"]});
@@ -245,6 +263,12 @@ both_backends!(eval_suites_run_compare_resume_and_gate_a_label, |db: TestDb| asy
         .call("PUT", "/api/v1/prompt-labels/protected/production?suite=cs-dasar", Some(&admin), None)
         .await;
     assert_eq!(s, 200, "{b}");
+    let hook = url.replace("/score", "/hook");
+    let (s, b) = app.call("PUT", &format!("/api/v1/prompt-webhooks?url={hook}"), Some(&admin), None).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b, json!([hook]));
+    assert_eq!(app.call("PUT", "/api/v1/prompt-webhooks?url=ftp://x", Some(&admin), None).await.0, 400);
+    assert_eq!(app.call("PUT", &format!("/api/v1/prompt-webhooks?url={hook}"), Some(&pe), None).await.0, 403);
     let second = app.more_users("penguji", "prompt_engineer", 1).await.remove(0).1;
     let ask = |version: i64| {
         let (app, pe) = (&app, pe.clone());
@@ -290,6 +314,14 @@ both_backends!(eval_suites_run_compare_resume_and_gate_a_label, |db: TestDb| asy
     let (s, b) = approve(r3).await;
     assert_eq!(s, 200, "version 3 passes the suite: {b}");
     assert_eq!(b["prompt"]["labels"]["production"], 3);
+    // The move reached the webhook, from the job queued with it.
+    run_jobs(&app).await;
+    let delivered = hooks.lock().unwrap().clone();
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert_eq!(delivered[0]["header"], "prompt.label.moved");
+    let body = &delivered[0]["body"];
+    assert_eq!((body["prompt"].as_str(), body["label"].as_str()), (Some("balasan"), Some("production")));
+    assert_eq!((body["from_version"].as_i64(), body["version"].as_i64()), (Some(1), Some(3)));
     let (_, runs) = app.call("GET", "/api/v1/evals/runs?suite=cs-dasar", Some(&pe), None).await;
     let statuses: Vec<&str> =
         runs["items"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
