@@ -362,6 +362,13 @@ async fn pull_installs_the_default_pack_and_trains_the_demo_classifier() {
     // Pulling again changes nothing.
     let again = stdout(&site.cmd(&["pull"]).env("JURU_PACK_CACHE", pack_cache()).output().unwrap());
     assert_eq!(again.lines().filter(|l| l.ends_with("already present")).count(), 4, "{again}");
+    // The demo's customer-care suite was queued once, on the first pull, to run on the LLM.
+    let runs = stdout(&site.run(&["eval", "list", "--suite", "balasan-cs-dasar"]));
+    assert_eq!(
+        runs.lines().filter(|l| l.contains("balasan-cs-dasar") && l.contains(" queued ")).count(),
+        1,
+        "{runs}"
+    );
 
     // The hate-speech tweets (a source archive) are in, with the demo labeling project: two
     // simulated annotators answered every fifth tweet, so agreement has real figures.
