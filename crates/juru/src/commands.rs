@@ -381,9 +381,18 @@ async fn eval(desks: Desks, cmd: EvalCommand) -> Result<u8> {
                 );
             }
             if let Some(path) = &json {
-                let report = serde_json::json!({"run": finished, "cases": summary.cases, "flaky": summary.flaky, "comparison": comparison});
-                std::fs::write(path, serde_json::to_vec_pretty(&report)?)
-                    .with_context(|| format!("writing {}", path.display()))?;
+                // Written piece by piece: a large suite's per-case list is not built twice.
+                let mut out = std::io::BufWriter::new(
+                    std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+                );
+                write!(out, "{{\"run\": ")?;
+                serde_json::to_writer(&mut out, &finished)?;
+                write!(out, ", \"flaky\": {}, \"comparison\": ", summary.flaky)?;
+                serde_json::to_writer(&mut out, &comparison)?;
+                write!(out, ", \"cases\": ")?;
+                serde_json::to_writer(&mut out, &summary.cases)?;
+                writeln!(out, "}}")?;
+                out.flush().with_context(|| format!("writing {}", path.display()))?;
             }
             if let Some(path) = &junit {
                 let mut out = std::io::BufWriter::new(
