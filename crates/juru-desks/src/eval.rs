@@ -847,6 +847,10 @@ impl Desks {
     /// Settles a run from its counters (or as an error, with `failure`), with an audit entry.
     async fn finish_eval(&self, actor: &Actor, run_id: &str, failure: Option<&str>) -> Result<EvalRunView> {
         let run = self.store.eval_run(&actor.workspace_id, run_id).await?;
+        if run.status == "cancelled" {
+            // Cancelled while its last cells ran: it stays cancelled.
+            return Ok(run.into());
+        }
         let suite: Suite = serde_json::from_str(&run.suite).map_err(DeskError::internal)?;
         let graded = run.passed + run.failed;
         let (status, message) = match failure {
