@@ -1,11 +1,15 @@
 //! Pure numeric code for the desks: classification metrics and calibration, inter-annotator
-//! agreement; fairness, A/B statistics and drift as the desks that need them arrive. No IO, no async.
+//! agreement, paired tests, group fairness with intervals; A/B statistics and drift as the desks
+//! that need them arrive. No IO, no async.
 //! Every figure is checked against the reference implementation (scikit-learn, numpy) on the
 //! same data: see `tests/data/` and the script that made the expected values.
 
 pub mod aggregation;
 pub mod agreement;
 pub mod classification;
+pub mod fairness;
+pub mod mitigation;
+pub mod normal;
 pub mod paired;
 pub mod random;
 

@@ -1,6 +1,7 @@
 //! juru-stats against reference implementations on the same data (tests/data/).
 
 mod agreement;
+mod fairness;
 mod paired;
 
 use juru_stats::classification::{classification_report, expected_calibration_error};
