@@ -420,7 +420,8 @@ impl Desks {
     }
 }
 
-fn csv_cell(v: Option<&Value>) -> String {
+/// A JSON value as a table cell: strings as they are, null as empty, others as JSON.
+pub(crate) fn csv_cell(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),

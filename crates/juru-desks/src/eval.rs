@@ -173,8 +173,18 @@ pub struct CaseSummary {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EvalSummary {
     pub run: EvalRunView,
+    /// One page of groups, in case, prompt, model order.
     pub cases: Vec<CaseSummary>,
+    /// Flaky groups in the whole run.
     pub flaky: usize,
+    /// The cursor for the next page (`?after=`); absent on the last page.
+    pub next: Option<String>,
+}
+
+fn parse_case_cursor(c: &str) -> Option<(i64, i64, i64)> {
+    let mut it = c.split('.').map(|p| p.parse::<i64>().ok());
+    let key = (it.next()??, it.next()??, it.next()??);
+    it.next().is_none().then_some(key)
 }
 
 /// A cell that changed between two runs.
@@ -924,13 +934,27 @@ impl Desks {
         Ok(rows.into_iter().map(|r| result_view(&run, r)).collect())
     }
 
-    /// Pass rate and flakiness per case × prompt × model.
-    pub async fn eval_summary(&self, actor: &Actor, id: &str) -> Result<EvalSummary> {
+    /// Pass rate and flakiness per case × prompt × model: a page of up to `limit` groups after
+    /// the cursor `after` (from the previous page's `next`); `flaky` counts the whole run.
+    pub async fn eval_summary(
+        &self,
+        actor: &Actor,
+        id: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<EvalSummary> {
         let run = self.eval_run(actor, id).await?;
-        let cases: Vec<CaseSummary> = self
-            .store
-            .eval_case_tallies(&run.id)
-            .await?
+        let key = match after {
+            None => (-1, -1, -1),
+            Some(c) => parse_case_cursor(c)
+                .ok_or_else(|| DeskError::invalid(format!("after: {c:?} is not a cursor this API gave")))?,
+        };
+        let limit = limit.clamp(1, 10_000);
+        let tallies = self.store.eval_case_tallies(&run.id, key, limit).await?;
+        let next = (tallies.len() as i64 == limit)
+            .then(|| tallies.last().map(|t| format!("{}.{}.{}", t.case_index, t.prompt_index, t.model_index)))
+            .flatten();
+        let cases = tallies
             .into_iter()
             .map(|t| {
                 let graded = t.runs - t.errors;
@@ -946,8 +970,8 @@ impl Desks {
                 }
             })
             .collect();
-        let flaky = cases.iter().filter(|c| c.flaky).count();
-        Ok(EvalSummary { run, cases, flaky })
+        let flaky = self.store.eval_flaky_count(&run.id).await? as usize;
+        Ok(EvalSummary { run, cases, flaky, next })
     }
 
     /// Compares a run with a baseline run of the same suite, cell by cell.

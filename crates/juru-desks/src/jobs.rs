@@ -25,7 +25,8 @@ pub const JOB_LEASE_MS: i64 = 30_000;
 pub const MAX_ATTEMPTS: i64 = 3;
 /// The job kinds this build knows how to run.
 pub const KINDS: &[&str] =
-    &[DATASET_IMPORT, MODEL_TRAIN, LABELING_RETRAIN, REVIEW_WEBHOOK, EVAL_RUN, PROMPT_WEBHOOK];
+    &[DATASET_IMPORT, MODEL_TRAIN, LABELING_RETRAIN, REVIEW_WEBHOOK, EVAL_RUN, PROMPT_WEBHOOK, BIAS_AUDIT];
+pub use crate::bias::BIAS_AUDIT;
 pub use crate::eval::EVAL_RUN;
 pub use crate::labeling::active::LABELING_RETRAIN;
 pub use crate::prompts::PROMPT_WEBHOOK;
@@ -226,6 +227,13 @@ impl Worker {
                 let result = self.desks.run_eval(&actor, &p.run_id, progress).await;
                 ticker.abort();
                 serde_json::to_value(result?).map_err(DeskError::internal)
+            }
+            BIAS_AUDIT => {
+                let progress = Arc::new(Progress::default());
+                let ticker = self.report_progress(job, progress.clone(), "rows");
+                let result = self.desks.run_bias_audit(&job.params, &progress).await;
+                ticker.abort();
+                result
             }
             LABELING_RETRAIN => {
                 let p: crate::labeling::active::RetrainParams =

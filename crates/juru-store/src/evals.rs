@@ -369,16 +369,40 @@ impl Store {
     }
 
     /// Pass counts per case × prompt × model, over the repeats.
-    pub async fn eval_case_tallies(&self, run_id: &str) -> Result<Vec<CaseTally>> {
+    /// Up to `limit` tallies after the key `after` (case, prompt, model), in key order.
+    pub async fn eval_case_tallies(
+        &self,
+        run_id: &str,
+        after: (i64, i64, i64),
+        limit: i64,
+    ) -> Result<Vec<CaseTally>> {
         Ok(sqlx::query_as(
             "SELECT case_index, prompt_index, model_index, COUNT(*) AS runs, \
              SUM(CASE WHEN status = 'pass' THEN 1 ELSE 0 END) AS passed, \
              SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS errors \
-             FROM eval_results WHERE run_id = $1 GROUP BY case_index, prompt_index, model_index \
-             ORDER BY case_index, prompt_index, model_index",
+             FROM eval_results WHERE run_id = $1 AND (case_index, prompt_index, model_index) > ($2, $3, $4) \
+             GROUP BY case_index, prompt_index, model_index \
+             ORDER BY case_index, prompt_index, model_index LIMIT $5",
         )
         .bind(run_id)
+        .bind(after.0)
+        .bind(after.1)
+        .bind(after.2)
+        .bind(limit)
         .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Case × prompt × model groups that passed in some repeats and failed in others.
+    pub async fn eval_flaky_count(&self, run_id: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT SUM(CASE WHEN status = 'pass' THEN 1 ELSE 0 END) AS passed, \
+             SUM(CASE WHEN status = 'fail' THEN 1 ELSE 0 END) AS failed \
+             FROM eval_results WHERE run_id = $1 GROUP BY case_index, prompt_index, model_index) t \
+             WHERE t.passed > 0 AND t.failed > 0",
+        )
+        .bind(run_id)
+        .fetch_one(self.pool())
         .await?)
     }
 

@@ -5,6 +5,7 @@
 
 pub mod ai_systems;
 pub mod audit;
+pub mod bias;
 pub mod datasets;
 mod db;
 pub mod error;

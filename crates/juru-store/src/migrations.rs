@@ -571,6 +571,38 @@ ALTER TABLE prompt_promotions ADD COLUMN eval_run_id TEXT;
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 7,
+        name: "bias audits",
+        // An audit is pinned to what it read (dataset version, model version when one made the
+        // decisions), its spec (with the seed) and the Juru version, so that it can be re-run
+        // to the same numbers; the report is kept whole as JSON once the job finishes.
+        common: r#"
+CREATE TABLE bias_audits (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    dataset_id TEXT NOT NULL,
+    dataset_name TEXT NOT NULL,
+    dataset_version BIGINT NOT NULL,
+    model_version_id TEXT,
+    spec TEXT NOT NULL,
+    juru_version TEXT NOT NULL,
+    status TEXT NOT NULL,
+    rows_read BIGINT NOT NULL DEFAULT 0,
+    passed BIGINT,
+    report TEXT,
+    message TEXT NOT NULL DEFAULT '',
+    job_id TEXT,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    finished_at BIGINT
+);
+CREATE INDEX bias_audits_by_workspace ON bias_audits (workspace_id, id);
+"#,
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

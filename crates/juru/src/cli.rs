@@ -58,6 +58,10 @@ pub(crate) enum Command {
     /// exit when it fails), list runs, compare a run with a baseline.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Fairness audits: per-group rates with intervals, disparities, tests between groups,
+    /// with a non-zero exit when a check fails (for CI).
+    #[command(subcommand)]
+    Bias(BiasCommand),
     /// User accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -278,6 +282,57 @@ pub(crate) enum EvalCommand {
         run: String,
         #[command(flatten)]
         ws: WorkspaceArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BiasCommand {
+    /// Audit the decisions in a CSV file (header row required): every rate per group and per
+    /// intersection of the attributes with a Wilson interval, every disparity with a seeded
+    /// bootstrap interval, tests against the reference group (Benjamini–Hochberg). Groups with
+    /// fewer rows than --min-group-size are reported as insufficient, never as 0.
+    ///
+    /// Exit status: 0 when every --check holds, 4 when one fails, 2 on bad input.
+    ///
+    /// Example (COMPAS): juru bias audit compas.csv --label two_year_recid
+    /// --prediction score_text=Medium,High --attribute race --reference race=Caucasian
+    /// --check "disparate_impact >= 0.8"
+    Audit {
+        /// The CSV file.
+        file: PathBuf,
+        /// True outcomes: COLUMN, or COLUMN=POS1,POS2 to say which values are positive.
+        #[arg(long)]
+        label: Option<String>,
+        /// Decisions: COLUMN or COLUMN=POS1,POS2. Without --prediction or --score the labels
+        /// themselves are audited (a dataset audit).
+        #[arg(long)]
+        prediction: Option<String>,
+        /// A score column in [0, 1]; decisions are score >= --threshold (also gives calibration).
+        #[arg(long, requires = "threshold")]
+        score: Option<String>,
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// A sensitive attribute: COLUMN (its values are the groups) or COLUMN=VALUE (VALUE
+        /// against the rest). Repeat for several; every intersection is audited too.
+        #[arg(long = "attribute", required = true)]
+        attributes: Vec<String>,
+        /// The reference group: majority (default), lowest, or COLUMN=VALUE (repeatable).
+        #[arg(long = "reference")]
+        reference: Vec<String>,
+        /// Rates with fewer rows behind them are insufficient.
+        #[arg(long, default_value_t = 30)]
+        min_group_size: u64,
+        /// Bootstrap resamples for the intervals on disparities (0: none).
+        #[arg(long, default_value_t = 1000)]
+        resamples: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// A rule every slice must keep, e.g. "disparate_impact >= 0.8" (repeatable).
+        #[arg(long = "check")]
+        checks: Vec<String>,
+        /// Write the whole report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
 }
 

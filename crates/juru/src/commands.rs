@@ -15,8 +15,8 @@ use juru_store::Store;
 use rand::Rng;
 
 use crate::cli::{
-    AuditCommand, Cli, Command, DatasetCommand, EvalCommand, LabelCommand, LogFormat, ModelCommand,
-    ReviewCommand, ServeArgs, TokenCommand, UserCommand, WorkspaceArg,
+    AuditCommand, BiasCommand, Cli, Command, DatasetCommand, EvalCommand, LabelCommand, LogFormat,
+    ModelCommand, ReviewCommand, ServeArgs, TokenCommand, UserCommand, WorkspaceArg,
 };
 
 pub(crate) fn init_logging(cli: &Cli) {
@@ -33,6 +33,9 @@ pub(crate) async fn run(cli: Cli) -> Result<u8> {
     if let Command::Openapi = cli.command {
         println!("{}", serde_json::to_string_pretty(&juru_server::openapi())?);
         return Ok(0);
+    }
+    if let Command::Bias(cmd) = cli.command {
+        return bias(cmd);
     }
     let desks = open(&cli).await?;
     match cli.command {
@@ -96,7 +99,7 @@ pub(crate) async fn run(cli: Cli) -> Result<u8> {
                 }
             }
         }
-        Command::Openapi => Ok(0),
+        Command::Openapi | Command::Bias(_) => Ok(0),
     }
 }
 
@@ -360,7 +363,7 @@ async fn eval(desks: Desks, cmd: EvalCommand) -> Result<u8> {
                     return Ok(1);
                 }
             };
-            let summary = desks.eval_summary(&actor, &finished.id).await?;
+            let summary = desks.eval_summary(&actor, &finished.id, None, 1000).await?;
             let comparison = match &finished.baseline_run_id {
                 Some(b) => Some(desks.compare_eval_runs(&actor, b, &finished.id).await?),
                 None => None,
@@ -389,9 +392,22 @@ async fn eval(desks: Desks, cmd: EvalCommand) -> Result<u8> {
                 serde_json::to_writer(&mut out, &finished)?;
                 write!(out, ", \"flaky\": {}, \"comparison\": ", summary.flaky)?;
                 serde_json::to_writer(&mut out, &comparison)?;
-                write!(out, ", \"cases\": ")?;
-                serde_json::to_writer(&mut out, &summary.cases)?;
-                writeln!(out, "}}")?;
+                // The per-case list goes out a page at a time: memory stays flat however
+                // many cases the suite has.
+                write!(out, ", \"cases\": [")?;
+                let mut page = summary;
+                let mut first = true;
+                loop {
+                    for case in &page.cases {
+                        if !std::mem::take(&mut first) {
+                            write!(out, ",")?;
+                        }
+                        serde_json::to_writer(&mut out, case)?;
+                    }
+                    let Some(next) = page.next.take() else { break };
+                    page = desks.eval_summary(&actor, &finished.id, Some(&next), 1000).await?;
+                }
+                writeln!(out, "]}}")?;
                 out.flush().with_context(|| format!("writing {}", path.display()))?;
             }
             if let Some(path) = &junit {
@@ -860,6 +876,137 @@ async fn model(desks: Desks, cmd: ModelCommand) -> Result<u8> {
                 println!("{}\t{:.4}\t{text}", p.label, p.probability);
             }
             Ok(0)
+        }
+    }
+}
+
+/// A file audit needs no data directory: it runs before the store is opened.
+fn bias(cmd: BiasCommand) -> Result<u8> {
+    use juru_desks::bias::{AttributeSpec, AuditSpec, BinaryColumn, Check, ReferenceSpec, audit_csv};
+    let BiasCommand::Audit {
+        file,
+        label,
+        prediction,
+        score,
+        threshold,
+        attributes,
+        reference,
+        min_group_size,
+        resamples,
+        seed,
+        checks,
+        json,
+    } = cmd;
+    let bad = |e: juru_desks::DeskError| {
+        eprintln!("error: {e}");
+        Ok(2)
+    };
+    let checks = match checks.iter().map(|c| Check::parse(c)).collect::<Result<Vec<_>, _>>() {
+        Ok(c) => c,
+        Err(e) => return bad(e),
+    };
+    let reference = match reference.as_slice() {
+        [] => None,
+        [one] if !one.contains('=') => Some(ReferenceSpec::Rule(one.clone())),
+        many => {
+            let mut groups = std::collections::BTreeMap::new();
+            for r in many {
+                let Some((k, v)) = r.split_once('=') else {
+                    eprintln!("error: --reference {r:?}: write COLUMN=VALUE (or majority / lowest alone)");
+                    return Ok(2);
+                };
+                groups.insert(k.trim().to_string(), v.trim().to_string());
+            }
+            Some(ReferenceSpec::Groups(groups))
+        }
+    };
+    let spec = AuditSpec {
+        label: label.as_deref().map(BinaryColumn::parse),
+        prediction: prediction.as_deref().map(BinaryColumn::parse),
+        score,
+        threshold,
+        attributes: attributes.iter().map(|a| AttributeSpec::parse(a)).collect(),
+        reference,
+        min_group_size,
+        resamples,
+        seed,
+        checks,
+    };
+    let reader = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+    let started = std::time::Instant::now();
+    let outcome = match audit_csv(std::io::BufReader::new(reader), spec) {
+        Ok(o) => o,
+        Err(e) => return bad(e),
+    };
+    print_bias_report(&outcome);
+    eprintln!("audited in {:.2} s", started.elapsed().as_secs_f64());
+    if let Some(path) = &json {
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        serde_json::to_writer_pretty(&mut out, &outcome)?;
+        out.flush().with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if outcome.passed { 0 } else { 4 })
+}
+
+fn print_bias_report(outcome: &juru_desks::bias::AuditOutcome) {
+    use juru_stats::fairness::{Metric, Rate};
+    let r = &outcome.report;
+    let interval = |lo: Option<f64>, hi: Option<f64>| match (lo, hi) {
+        (Some(l), Some(h)) => format!(" [{l:.3}, {h:.3}]"),
+        _ => String::new(),
+    };
+    let rate = |x: &Rate| match x {
+        Rate::Estimated { value, low, high, .. } => format!("{value:.3} [{low:.3}, {high:.3}]"),
+        Rate::Insufficient { reason } => format!("insufficient ({reason})"),
+    };
+    println!(
+        "{} rows{}; {} resamples, seed {}, {:.0}% intervals",
+        r.rows,
+        if r.has_labels { " with true labels" } else { "" },
+        r.options.resamples,
+        r.options.seed,
+        r.options.level * 100.0
+    );
+    for slice in &r.slices {
+        println!("\n{} (reference: {})", slice.attributes.join(" × "), slice.reference);
+        for g in &slice.groups {
+            let mut line = format!(
+                "  {:<40} {:>8} rows  selection {}",
+                g.label,
+                g.rows,
+                rate(&g.metrics[&Metric::SelectionRate])
+            );
+            if r.has_labels {
+                line.push_str(&format!(
+                    "  TPR {}  FPR {}",
+                    rate(&g.metrics[&Metric::Tpr]),
+                    rate(&g.metrics[&Metric::Fpr])
+                ));
+            }
+            println!("{line}");
+        }
+        for d in &slice.disparities {
+            match d.estimate.value {
+                Some(v) => println!("  {:<32} {v:.4}{}", d.name, interval(d.estimate.low, d.estimate.high)),
+                None => println!("  {:<32} — {}", d.name, d.reason.as_deref().unwrap_or("")),
+            }
+        }
+    }
+    if let (Some(ge), Some(theil)) = (&r.generalized_entropy_index, &r.theil_index) {
+        println!(
+            "\ngeneralized entropy index (α = 2) {:.4}{}; Theil index {:.4}{}",
+            ge.value.unwrap_or(f64::NAN),
+            interval(ge.low, ge.high),
+            theil.value.unwrap_or(f64::NAN),
+            interval(theil.low, theil.high)
+        );
+    }
+    if !outcome.checks.is_empty() {
+        println!();
+        for c in &outcome.checks {
+            println!("{} {} on {}: {:.4}", if c.passed { "PASS" } else { "FAIL" }, c.check, c.slice, c.value);
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The `juru` command: parses arguments and calls into the library crates. Glue only.
 //!
 //! Exit codes: 0 success, 1 error, 2 bad usage (a suite with problems included), 3 the audit
-//! chain does not verify, 4 an eval suite ran and failed its threshold.
+//! chain does not verify, 4 an eval suite ran and failed its threshold, or a bias audit failed a
+//! check.
 
 mod cli;
 mod commands;

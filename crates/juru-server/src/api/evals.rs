@@ -158,15 +158,24 @@ async fn results(
     Ok(Json(s.desks.eval_results(&a, &id, q.status.as_deref(), q.after, q.limit.unwrap_or(100)).await?))
 }
 
-/// Pass rate and flakiness per case × prompt × model, over the repeats.
-#[utoipa::path(get, path = "/evals/runs/{id}/summary", tag = "evals", params(("id" = String, Path)),
+#[derive(Debug, Deserialize, IntoParams)]
+struct SummaryQuery {
+    /// The previous page's `next`.
+    after: Option<String>,
+    /// Groups per page (default 1,000, at most 10,000).
+    limit: Option<i64>,
+}
+
+/// Pass rate and flakiness per case × prompt × model, over the repeats, a page at a time.
+#[utoipa::path(get, path = "/evals/runs/{id}/summary", tag = "evals", params(("id" = String, Path), SummaryQuery),
     responses((status = 200, body = EvalSummary)))]
 async fn summary(
     State(s): State<AppState>,
     Auth(a): Auth,
     Path(id): Path<String>,
+    Query(q): Query<SummaryQuery>,
 ) -> Result<Json<EvalSummary>, ApiError> {
-    Ok(Json(s.desks.eval_summary(&a, &id).await?))
+    Ok(Json(s.desks.eval_summary(&a, &id, q.after.as_deref(), q.limit.unwrap_or(1000)).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -3,6 +3,7 @@
 
 mod ai_systems;
 mod audit;
+mod bias;
 mod datasets;
 mod evals;
 mod jobs;
@@ -77,6 +78,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(review::routes())
         .merge(prompts::routes())
         .merge(evals::routes())
+        .merge(bias::routes())
         .merge(models::routes())
         .merge(audit::routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).merge(openai::routes())

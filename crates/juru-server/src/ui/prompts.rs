@@ -251,6 +251,6 @@ async fn run(
             results.push((r, why));
         }
     }
-    let flaky = if run.finished() { d.eval_summary(&s.actor, &id).await?.flaky } else { 0 };
+    let flaky = if run.finished() { d.eval_summary(&s.actor, &id, None, 1).await?.flaky } else { 0 };
     render(RunPage { ctx: Ctx::new(&state, &s, "desk:prompts").await, run, percent, results, flaky })
 }

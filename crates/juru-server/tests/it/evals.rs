@@ -231,6 +231,22 @@ both_backends!(eval_suites_run_compare_resume_and_gate_a_label, |db: TestDb| asy
         (Some(4), Some(2), Some(true))
     );
     assert_eq!((c[1]["pass_rate"].as_f64(), c[1]["flaky"].as_bool()), (Some(1.0), Some(false)));
+    // A page at a time: the cursor leads to the second group, the last page has no cursor.
+    let (_, first) =
+        app.call("GET", &format!("/api/v1/evals/runs/{id3}/summary?limit=1"), Some(&pe), None).await;
+    assert_eq!((first["cases"].as_array().map(Vec::len), first["flaky"].as_i64()), (Some(1), Some(1)));
+    let next = first["next"].as_str().expect("a cursor after a full page");
+    let (_, second) = app
+        .call("GET", &format!("/api/v1/evals/runs/{id3}/summary?limit=1&after={next}"), Some(&pe), None)
+        .await;
+    assert_eq!(second["cases"][0]["case"], c[1]["case"], "{second}");
+    let (_, last) = app
+        .call("GET", &format!("/api/v1/evals/runs/{id3}/summary?limit=5&after={next}"), Some(&pe), None)
+        .await;
+    assert!(last["next"].is_null() && last["cases"].as_array().map(Vec::len) == Some(1), "{last}");
+    let (status, bad) =
+        app.call("GET", &format!("/api/v1/evals/runs/{id3}/summary?after=x.1"), Some(&pe), None).await;
+    assert_eq!(status, 400, "{bad}");
 
     // 600 cells; the run stops after its first batch (as if the worker died); resuming it
     // grades only the rest: the scorer is called 600 times in all, not 856.

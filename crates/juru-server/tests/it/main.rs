@@ -2,6 +2,7 @@
 //! database, plus a real socket and a real headless Chromium for the browser story.
 
 mod api;
+mod bias;
 mod browser;
 mod evals;
 mod labeling;

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use juru_stats::fairness::{
-    Attribute, Input, Metric, Options, Rate, Reference, Report, audit, benjamini_hochberg, calibration,
+    Attribute, Calibration, Input, Metric, Options, Rate, Reference, Report, audit, benjamini_hochberg,
+    calibration,
 };
 use juru_stats::mitigation::reweighing;
 use serde_json::Value;
@@ -67,7 +68,7 @@ fn run(case: &Value, y_pred_key: &str) -> Report {
     let (y, p) = (bools(&case["y_true"]), bools(&case[y_pred_key]));
     let options =
         Options { min_group_size: 1, reference: reference(case), resamples: 0, ..Default::default() };
-    audit(&Input { attributes: &attrs, y_true: Some(&y), y_pred: &p }, &options).unwrap()
+    audit(&Input { attributes: &attrs, y_true: Some(&y), y_pred: &p, scores: None }, &options).unwrap()
 }
 
 #[test]
@@ -79,7 +80,8 @@ fn fairlearns_documented_example() {
         [0, 0, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0].iter().map(|&v| v == 1).collect();
     let attrs = [attribute("group", &serde_json::json!(groups))];
     let options = Options { min_group_size: 1, resamples: 200, seed: 1, ..Default::default() };
-    let r = audit(&Input { attributes: &attrs, y_true: Some(&y), y_pred: &p }, &options).unwrap();
+    let r =
+        audit(&Input { attributes: &attrs, y_true: Some(&y), y_pred: &p, scores: None }, &options).unwrap();
     for (label, want) in [("group=a", 0.75), ("group=b", 0.5), ("group=c", 0.5)] {
         close(label, group(&r, label).metrics[&Metric::SelectionRate].value().unwrap(), want, 1e-12);
     }
@@ -198,6 +200,14 @@ fn intervals_tests_and_calibration_match_statsmodels_and_scikit_learn() {
     let sex: Vec<&str> =
         case["attributes"]["sex"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     let (y, scores) = (bools(&case["y_true"]), case["scores"].as_array().unwrap());
+    let all_scores: Vec<f64> = scores.iter().map(|v| v.as_f64().unwrap()).collect();
+    let (attrs, p) = (attributes(case), bools(&case["y_pred"]));
+    let options = Options { min_group_size: 1, resamples: 0, ..Default::default() };
+    let with_scores = audit(
+        &Input { attributes: &attrs, y_true: Some(&y), y_pred: &p, scores: Some(&all_scores) },
+        &options,
+    )
+    .unwrap();
     for label in ["f", "m"] {
         let idx: Vec<usize> = (0..sex.len()).filter(|&i| sex[i] == label).collect();
         let s: Vec<f64> = idx.iter().map(|&i| scores[i].as_f64().unwrap()).collect();
@@ -206,6 +216,14 @@ fn intervals_tests_and_calibration_match_statsmodels_and_scikit_learn() {
         let want = &case["groups"][format!("sex={label}")];
         close(&format!("sex={label} ECE"), ece, want["ece"].as_f64().unwrap(), 1e-12);
         close(&format!("sex={label} Brier"), brier, want["brier"].as_f64().unwrap(), 1e-12);
+        // The audit's per-group calibration, summed per intersection, gives the same.
+        let Some(Calibration::Estimated { ece, brier }) =
+            &group(&with_scores, &format!("sex={label}")).calibration
+        else {
+            panic!("calibration of sex={label}")
+        };
+        close(&format!("audit sex={label} ECE"), *ece, want["ece"].as_f64().unwrap(), 1e-12);
+        close(&format!("audit sex={label} Brier"), *brier, want["brier"].as_f64().unwrap(), 1e-12);
     }
 
     let codes: Vec<u32> = sex.iter().map(|&s| (s == "m") as u32).collect();

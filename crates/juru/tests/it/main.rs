@@ -10,6 +10,7 @@ use juru_store::Backend;
 use juru_store::testing::TestDb;
 use sqlx::{Connection, Executor};
 
+mod bias;
 mod providers;
 
 const JURU: &str = env!("CARGO_BIN_EXE_juru");
