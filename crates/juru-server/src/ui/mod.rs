@@ -2,6 +2,7 @@
 //! `i18n/*.toml`, with small scripts in `static/` where a page needs interaction. Every form
 //! carries the session's CSRF token.
 
+mod bias;
 pub(crate) mod i18n;
 mod labeling;
 mod models;
@@ -48,6 +49,7 @@ pub(crate) fn router(_state: AppState) -> axum::Router<AppState> {
         .merge(labeling::routes())
         .merge(review::routes())
         .merge(prompts::routes())
+        .merge(bias::routes())
         .merge(pages::routes())
         .merge(models::routes())
         .merge(settings::routes())

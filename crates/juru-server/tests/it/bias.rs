@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::TestApp;
 
 /// 400 loan decisions: women are approved less often; 10 Papuan applicants (too few to judge).
-fn decisions_csv() -> String {
+pub(crate) fn decisions_csv() -> String {
     let mut csv = String::from("id,jenis_kelamin,suku,layak,keputusan,skor\n");
     let mut state = 7u64;
     let mut next = || {

@@ -677,3 +677,78 @@ async fn review_outputs_with_one_key_per_decision() {
 }
 
 const CONTROL: &str = "\u{E009}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_decisions_for_bias_from_the_form_to_the_report() {
+    let app = TestApp::new(TestDb::new(Backend::Sqlite).await).await;
+    let who = crate::username(Role::BiasReviewer);
+    app.desks
+        .update_user(&app.acme, &who, &UpdateUser { locale: Some("en".into()), ..Default::default() })
+        .await
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let csv = work.path().join("pinjaman.csv");
+    std::fs::write(&csv, crate::bias::decisions_csv()).unwrap();
+    let req = juru_desks::datasets::ImportRequest {
+        name: "pinjaman".into(),
+        description: String::new(),
+        format: None,
+        new_version: false,
+        source: "pinjaman.csv".into(),
+        message: String::new(),
+    };
+    app.desks.import_file(&app.acme, &csv, &req, Default::default()).await.unwrap();
+
+    let base = serve(&app).await;
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let browser = Browser::start(&work.path().join("profile")).await;
+    log_in(&browser, &format!("{base}/desks/bias"), &who, &format!("{who}-secret-pw")).await;
+    browser.wait_for("the bias desk", 10, |_, src| src.contains("id=\"audit-form\"")).await;
+    assert!(browser.text("#columns").await.contains("jenis_kelamin, suku, layak, keputusan, skor"));
+
+    // A mistake first: an unknown column comes back named, with the form kept.
+    browser.type_into("#label", "layak").await;
+    browser.type_into("#prediction", "keputusan=ya").await;
+    browser.type_into("#attributes", "jenis_kelamin, agama").await;
+    browser.click("#start-audit").await;
+    browser.wait_for("the problem", 10, |_, src| src.contains("id=\"message\"")).await;
+    assert!(browser.text("#message").await.contains("attribute column \"agama\" is not in the table"));
+    browser.clear("#attributes").await;
+    browser.type_into("#attributes", "jenis_kelamin, suku").await;
+    browser.type_into("#reference", "jenis_kelamin=L").await;
+    browser.type_into("#checks", "disparate_impact >= 0.8").await;
+    browser.click("#start-audit").await;
+
+    // The job runs; the page follows it to the report.
+    browser
+        .wait_for("the finished audit", 30, |url, src| {
+            url.contains("/bias/audits/") && src.contains("data-status=\"failed\"")
+        })
+        .await;
+    let page = browser.source().await;
+    assert!(page.contains("<svg") && page.contains("jenis_kelamin=P"), "plots with the groups");
+    assert!(browser.text("#checks-table").await.contains("FAIL"));
+    assert!(
+        page.contains("suku=Papua") && page.contains("insufficient"),
+        "the small group is shown as insufficient"
+    );
+    browser.screenshot(&shots.join("browser-14-bias-report.png")).await;
+
+    // The export is one HTML file with everything inline.
+    let url = browser.url().await;
+    let cookie = browser.cmd(reqwest::Method::GET, "/cookie/juru_session", None).await;
+    let html = reqwest::Client::new()
+        .get(format!("{url}/report.html"))
+        .header("cookie", format!("juru_session={}", cookie["value"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert!(html.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
+    let html = html.text().await.unwrap();
+    assert!(
+        html.contains("<style>") && html.contains("<svg") && !html.contains("src=\"/static"),
+        "self-contained"
+    );
+    std::fs::write(shots.join("bias-report.html"), &html).unwrap();
+    browser.quit().await;
+}
