@@ -243,15 +243,9 @@ const ROW: f64 = 22.0;
 const LABEL_W: f64 = 300.0;
 const PLOT_W: f64 = 360.0;
 
-/// Per-group rates as dots with Wilson whiskers on a 0–1 axis; insufficient groups greyed.
-fn rate_plot(rows: &[(String, &Rate)]) -> String {
-    let h = ROW * rows.len() as f64 + 28.0;
-    let x = |v: f64| LABEL_W + v * PLOT_W;
-    let mut svg = format!(
-        r#"<svg class="plot" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img">"#,
-        w = LABEL_W + PLOT_W + 20.0
-    );
-    for t in [0.0, 0.25, 0.5, 0.75, 1.0] {
+/// Vertical grid lines with their values under the plot.
+fn grid(svg: &mut String, ticks: &[f64], x: impl Fn(f64) -> f64, h: f64) {
+    for &t in ticks {
         let _ = write!(
             svg,
             r##"<line x1="{0}" x2="{0}" y1="4" y2="{1}" stroke="#ddd"/><text x="{0}" y="{2}" font-size="10" text-anchor="middle" fill="#666">{t}</text>"##,
@@ -260,6 +254,17 @@ fn rate_plot(rows: &[(String, &Rate)]) -> String {
             h - 6.0
         );
     }
+}
+
+/// Per-group rates as dots with Wilson whiskers on a 0–1 axis; insufficient groups greyed.
+fn rate_plot(rows: &[(String, &Rate)]) -> String {
+    let h = ROW * rows.len() as f64 + 28.0;
+    let x = |v: f64| LABEL_W + v * PLOT_W;
+    let mut svg = format!(
+        r#"<svg class="plot" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img">"#,
+        w = LABEL_W + PLOT_W + 20.0
+    );
+    grid(&mut svg, &[0.0, 0.25, 0.5, 0.75, 1.0], x, h);
     for (i, (label, rate)) in rows.iter().enumerate() {
         let y = 14.0 + ROW * i as f64;
         match rate {
@@ -306,15 +311,7 @@ fn disparity_plot(disparities: &[Disparity], low: f64, high: f64) -> String {
         bw = x(high) - x(low),
         bh = h - 22.0
     );
-    for t in [0.0, 0.5, 0.8, 1.0, 1.25, 1.5] {
-        let _ = write!(
-            svg,
-            r##"<line x1="{0}" x2="{0}" y1="4" y2="{1}" stroke="#ddd"/><text x="{0}" y="{2}" font-size="10" text-anchor="middle" fill="#666">{t}</text>"##,
-            x(t),
-            h - 18.0,
-            h - 6.0
-        );
-    }
+    grid(&mut svg, &[0.0, 0.5, 0.8, 1.0, 1.25, 1.5], x, h);
     for (i, d) in ratios.iter().enumerate() {
         let y = 14.0 + ROW * i as f64;
         let _ = write!(
