@@ -10,6 +10,7 @@ pub mod labels;
 pub mod names;
 pub mod prompt;
 pub mod roles;
+pub mod swaps;
 pub mod textdiff;
 pub mod timefmt;
 
