@@ -171,7 +171,8 @@ pub enum ReferenceSpec {
 pub struct CheckResult {
     pub check: String,
     pub slice: String,
-    pub value: f64,
+    /// Absent when no slice had enough data (and then the check fails).
+    pub value: Option<f64>,
     pub passed: bool,
 }
 
@@ -224,6 +225,8 @@ impl BinaryReader {
 struct AttributeReader {
     spec: AttributeSpec,
     index: usize,
+    /// "not VALUE" for a split attribute.
+    other: String,
     interned: HashMap<String, u32>,
     values: Vec<String>,
     codes: Vec<u32>,
@@ -232,17 +235,22 @@ struct AttributeReader {
 impl AttributeReader {
     fn push(&mut self, cell: &str) {
         let cell = cell.trim();
-        let value = match &self.spec.value {
-            Some(v) if v == cell => v.clone(),
-            Some(v) => format!("not {v}"),
-            None if cell.is_empty() => "(missing)".to_string(),
-            None => cell.to_string(),
+        let value: &str = match &self.spec.value {
+            Some(v) if v == cell => v,
+            Some(_) => &self.other,
+            None if cell.is_empty() => "(missing)",
+            None => cell,
         };
-        let next = self.values.len() as u32;
-        let code = *self.interned.entry(value.clone()).or_insert_with(|| {
-            self.values.push(value);
-            next
-        });
+        // Seen values cost a lookup, not an allocation.
+        let code = match self.interned.get(value) {
+            Some(&c) => c,
+            None => {
+                let c = self.values.len() as u32;
+                self.values.push(value.to_string());
+                self.interned.insert(value.to_string(), c);
+                c
+            }
+        };
         self.codes.push(code);
     }
 
@@ -300,6 +308,7 @@ impl TableAudit {
                 find(&a.column, "attribute").map(|index| AttributeReader {
                     spec: a.clone(),
                     index,
+                    other: a.value.as_ref().map(|v| format!("not {v}")).unwrap_or_default(),
                     interned: HashMap::new(),
                     values: Vec::new(),
                     codes: Vec::new(),
@@ -457,15 +466,25 @@ fn disparity<'a>(slice: &'a fairness::SliceReport, name: &str) -> Option<&'a Dis
 fn run_checks(checks: &[Check], report: &Report) -> Vec<CheckResult> {
     let mut out = Vec::new();
     for check in checks {
+        let before = out.len();
         for slice in &report.slices {
             if let Some(v) = disparity(slice, &check.disparity).and_then(|d| d.estimate.value) {
                 out.push(CheckResult {
                     check: check.to_string(),
                     slice: slice.attributes.join(" & "),
-                    value: v,
+                    value: Some(v),
                     passed: check.holds(v),
                 });
             }
+        }
+        // A check no slice could be measured on fails: CI must not pass on missing data.
+        if out.len() == before {
+            out.push(CheckResult {
+                check: check.to_string(),
+                slice: "no slice had enough data".into(),
+                value: None,
+                passed: false,
+            });
         }
     }
     out
@@ -778,6 +797,13 @@ mod tests {
         assert_eq!(out.checks.len(), 1);
         assert!(!out.passed);
         assert!(Check::parse("nonsense >= 1").unwrap_err().to_string().contains("unknown disparity"));
+        // Without labels no slice has an equalized-odds value: the check fails, it does not pass.
+        let mut no_labels = spec(&["sex"]);
+        no_labels.label = None;
+        no_labels.checks = vec![Check::parse("equalized_odds_difference <= 0.1").unwrap()];
+        let out = audit_csv(csv.as_bytes(), no_labels).unwrap();
+        assert_eq!((out.checks.len(), out.passed), (1, false));
+        assert_eq!(out.checks[0].slice, "no slice had enough data");
         assert_eq!(Check::parse("disparate_impact<=1.25").unwrap().op, "<=");
     }
 }

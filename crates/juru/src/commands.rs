@@ -1006,7 +1006,8 @@ fn print_bias_report(outcome: &juru_desks::bias::AuditOutcome) {
     if !outcome.checks.is_empty() {
         println!();
         for c in &outcome.checks {
-            println!("{} {} on {}: {:.4}", if c.passed { "PASS" } else { "FAIL" }, c.check, c.slice, c.value);
+            let value = c.value.map_or("no value".to_string(), |v| format!("{v:.4}"));
+            println!("{} {} on {}: {value}", if c.passed { "PASS" } else { "FAIL" }, c.check, c.slice);
         }
     }
 }
