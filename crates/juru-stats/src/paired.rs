@@ -1,6 +1,7 @@
-//! Paired tests on pass/fail outcomes: McNemar's test of whether two runs over the same cases
-//! pass at different rates. Only the discordant pairs count: `b` cases passed in the baseline
-//! and failed in the candidate, `c` failed and then passed.
+//! Paired tests. On pass/fail outcomes, McNemar's test of whether two runs over the same cases
+//! pass at different rates: only the discordant pairs count, `b` cases passed in the baseline
+//! and failed in the candidate, `c` failed and then passed. On paired scores (a counterfactual
+//! pair's sentiment, length …), Wilcoxon's signed-rank test as scipy computes it.
 
 use crate::StatsError;
 
@@ -63,6 +64,84 @@ pub fn mcnemar_paired(baseline: &[bool], candidate: &[bool]) -> Result<McNemar, 
         }
     }
     Ok(mcnemar(b, c))
+}
+
+/// Wilcoxon's signed-rank test of paired differences.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Wilcoxon {
+    /// Non-zero differences (zeros are dropped, scipy's `zero_method="wilcox"`).
+    pub n: usize,
+    /// The smaller of the positive and negative rank sums.
+    pub statistic: f64,
+    /// The two-sided p-value: exact for up to 50 differences without ties, else the normal
+    /// approximation with the tie correction and no continuity correction (scipy's defaults).
+    pub p_value: f64,
+    pub exact: bool,
+}
+
+/// Wilcoxon's signed-rank test on `x − y`.
+pub fn wilcoxon(x: &[f64], y: &[f64]) -> Result<Wilcoxon, StatsError> {
+    if x.len() != y.len() {
+        return Err(StatsError::LengthMismatch {
+            metric: "Wilcoxon signed-rank",
+            lhs: "x",
+            lhs_len: x.len(),
+            rhs: "y",
+            rhs_len: y.len(),
+        });
+    }
+    let mut d: Vec<f64> = x.iter().zip(y).map(|(a, b)| a - b).filter(|d| *d != 0.0).collect();
+    if d.iter().any(|v| !v.is_finite()) {
+        return Err(StatsError::Invalid {
+            metric: "Wilcoxon signed-rank",
+            reason: "a value is not finite".into(),
+        });
+    }
+    let n = d.len();
+    if n == 0 {
+        return Ok(Wilcoxon { n, statistic: 0.0, p_value: 1.0, exact: true });
+    }
+    // Average ranks of |d|, and the tie groups' sizes.
+    d.sort_by(|a, b| a.abs().total_cmp(&b.abs()));
+    let mut ranks = vec![0.0; n];
+    let mut ties = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let mut j = i + 1;
+        while j < n && d[j].abs() == d[i].abs() {
+            j += 1;
+        }
+        let rank = (i + j + 1) as f64 / 2.0;
+        ranks[i..j].iter_mut().for_each(|r| *r = rank);
+        if j - i > 1 {
+            ties.push((j - i) as f64);
+        }
+        i = j;
+    }
+    let plus: f64 = d.iter().zip(&ranks).filter(|(v, _)| **v > 0.0).map(|(_, r)| r).sum();
+    let minus: f64 = d.iter().zip(&ranks).filter(|(v, _)| **v < 0.0).map(|(_, r)| r).sum();
+    let statistic = plus.min(minus);
+    if n <= 50 && ties.is_empty() {
+        // The null distribution of the positive rank sum: counts over the 2ⁿ sign patterns.
+        let max = n * (n + 1) / 2;
+        let mut counts = vec![0f64; max + 1];
+        counts[0] = 1.0;
+        for k in 1..=n {
+            for s in (k..=max).rev() {
+                counts[s] += counts[s - k];
+            }
+        }
+        let total = 2f64.powi(n as i32);
+        let below: f64 = counts[..=(statistic as usize)].iter().sum();
+        return Ok(Wilcoxon { n, statistic, p_value: (2.0 * below / total).min(1.0), exact: true });
+    }
+    let nf = n as f64;
+    let mean = nf * (nf + 1.0) / 4.0;
+    let var = (nf * (nf + 1.0) * (2.0 * nf + 1.0)
+        - 0.5 * ties.iter().map(|t| t * (t * t - 1.0)).sum::<f64>())
+        / 24.0;
+    let z = (statistic - mean) / var.sqrt();
+    Ok(Wilcoxon { n, statistic, p_value: crate::normal::two_sided_p(z), exact: false })
 }
 
 /// The survival function of chi-squared with one degree of freedom: `Q(½, x/2)`.

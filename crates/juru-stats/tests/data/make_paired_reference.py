@@ -1,6 +1,8 @@
-"""Expected values for juru-stats' McNemar test, computed by statsmodels
+"""Expected values for juru-stats' paired tests: McNemar, computed by statsmodels
 (`statsmodels.stats.contingency_tables.mcnemar`, exact=True, and exact=False with the continuity
-correction) and scipy (`scipy.stats.chi2.sf` on one degree of freedom).
+correction) and scipy (`scipy.stats.chi2.sf` on one degree of freedom); Wilcoxon's signed-rank
+test by `scipy.stats.wilcoxon` (exact for up to 50 differences without ties or zeros, else the
+normal approximation with the tie correction).
 
 Run: python3 make_paired_reference.py > paired_reference.json (pip install statsmodels scipy).
 The Rust test reads the JSON and must match to 1e-9 (relative for tiny p-values).
@@ -26,5 +28,21 @@ for b, c in pairs:
 
 sf = [{"x": float(x), "sf": float(chi2.sf(x, 1))} for x in [1e-6, 0.01, 0.3, 0.5, 1.0, 1.5, 2.0, 3.84, 7.0, 15.0, 40.0, 120.0]]
 
+from scipy.stats import wilcoxon
+
+signed = []
+for n, kind in [(5, "exact"), (9, "exact"), (20, "exact"), (50, "exact"), (60, "approx"), (300, "approx"),
+                (40, "ties"), (120, "ties"), (80, "zeros")]:
+    x = rng.normal(0.3, 1.0, n)
+    y = rng.normal(0.0, 1.0, n)
+    if kind in ("ties", "zeros"):
+        x, y = np.round(x, 1), np.round(y, 1)
+    if kind == "zeros":
+        y[:7] = x[:7]
+    method = "exact" if kind == "exact" else "approx"
+    r = wilcoxon(x, y, method=method)
+    signed.append({"x": x.tolist(), "y": y.tolist(), "method": method,
+                   "statistic": float(r.statistic), "p": float(r.pvalue)})
+
 json.dump({"made_with": {"statsmodels": version("statsmodels"), "scipy": version("scipy")},
-           "mcnemar": cases, "chi2_sf": sf}, __import__("sys").stdout, indent=1)
+           "mcnemar": cases, "chi2_sf": sf, "wilcoxon": signed}, __import__("sys").stdout, indent=1)

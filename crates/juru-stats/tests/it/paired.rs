@@ -38,3 +38,20 @@ fn paired_outcomes_count_only_discordant_pairs() {
     assert_eq!((same.p_exact, same.p_chi2), (1.0, 1.0));
     assert!(mcnemar_paired(&baseline, &candidate[..3]).unwrap_err().to_string().contains("baseline has 6"));
 }
+
+#[test]
+fn wilcoxon_signed_rank_matches_scipy_exact_and_approximate() {
+    let data: Value = serde_json::from_str(include_str!("../data/paired_reference.json")).unwrap();
+    let cases = data["wilcoxon"].as_array().unwrap();
+    assert!(cases.len() >= 9);
+    let floats = |v: &Value| v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect::<Vec<_>>();
+    for case in cases {
+        let (x, y) = (floats(&case["x"]), floats(&case["y"]));
+        let w = juru_stats::paired::wilcoxon(&x, &y).unwrap();
+        let what = format!("n={} {}", x.len(), case["method"]);
+        assert_eq!(w.exact, case["method"] == "exact", "{what}: method");
+        close(&format!("{what} statistic"), w.statistic, case["statistic"].as_f64().unwrap());
+        close(&format!("{what} p"), w.p_value, case["p"].as_f64().unwrap());
+    }
+    assert!(juru_stats::paired::wilcoxon(&[1.0], &[1.0, 2.0]).unwrap_err().to_string().contains("x has 1"));
+}
