@@ -6,6 +6,7 @@
 
 pub mod aggregation;
 pub mod agreement;
+pub mod bbq;
 pub mod classification;
 pub mod fairness;
 pub mod mitigation;
