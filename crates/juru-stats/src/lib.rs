@@ -8,6 +8,7 @@ pub mod aggregation;
 pub mod agreement;
 pub mod bbq;
 pub mod classification;
+pub mod counterfactual;
 pub mod fairness;
 pub mod mitigation;
 pub mod normal;
