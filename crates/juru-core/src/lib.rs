@@ -9,6 +9,7 @@ pub mod ids;
 pub mod labels;
 pub mod names;
 pub mod prompt;
+pub mod refusal;
 pub mod roles;
 pub mod swaps;
 pub mod textdiff;
