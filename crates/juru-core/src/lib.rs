@@ -2,6 +2,7 @@
 //! schema inference, and validation of names. Pure code: no database, socket or async runtime.
 
 pub mod audit;
+pub mod bbq;
 pub mod dataset;
 pub mod error;
 pub mod eval;
