@@ -257,7 +257,51 @@ impl Llm {
         Ok(out.remove(0))
     }
 
-    /// Generates completions of several prompts at once in one context.
+    /// The natural-log probability the model gives `text`: the sum over its tokens after the
+    /// first of log P(token | the tokens before), and how many tokens were scored. For
+    /// likelihood benchmarks (CrowS-Pairs) that compare two sentences.
+    pub fn log_likelihood(&self, text: &str) -> Result<(f64, usize), RuntimeError> {
+        let tokens = self.tokenize(text);
+        if tokens.len() < 2 {
+            return Err(RuntimeError::Llm(format!("{text:?} has fewer than two tokens to score")));
+        }
+        if tokens.len() > self.context_length() {
+            return Err(RuntimeError::ContextTooLong {
+                prompt_tokens: tokens.len(),
+                max_tokens: 0,
+                limit: self.context_length(),
+            });
+        }
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(tokens.len().max(256) as u32))
+            .with_n_batch(N_BATCH)
+            .with_n_threads(self.threads)
+            .with_n_threads_batch(self.threads);
+        let mut ctx = self
+            .model
+            .new_context(backend()?, params)
+            .map_err(|e| RuntimeError::Llm(format!("llama.cpp context: {e}")))?;
+        let mut batch = LlamaBatch::new(N_BATCH as usize, 1);
+        let mut total = 0.0f64;
+        for (c, chunk) in tokens.chunks(N_BATCH as usize).enumerate() {
+            batch.clear();
+            let start = c * N_BATCH as usize;
+            for (k, &t) in chunk.iter().enumerate() {
+                batch.add(t, (start + k) as i32, &[0], true).map_err(|e| RuntimeError::Llm(e.to_string()))?;
+            }
+            ctx.decode(&mut batch).map_err(|e| RuntimeError::Llm(format!("decoding the text: {e}")))?;
+            for k in 0..chunk.len() {
+                let Some(&next) = tokens.get(start + k + 1) else { break };
+                let logits = ctx.get_logits_ith(k as i32);
+                let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
+                total += f64::from(logits[next.0 as usize] - max) - sum.ln();
+            }
+        }
+        Ok((total, tokens.len() - 1))
+    }
+
+    /// Generates completions of several prompts at once in one context.    /// Generates completions of several prompts at once in one context.
     pub fn generate_many(&self, prompts: &[String], s: &Sampling) -> Result<Vec<Generation>, RuntimeError> {
         self.generate_many_with(prompts, s, |_, _| true)
     }
@@ -270,6 +314,9 @@ impl Llm {
     ) -> Result<Vec<Generation>, RuntimeError> {
         if prompts.is_empty() {
             return Ok(Vec::new());
+        }
+        if prompts.len() > N_BATCH as usize {
+            return Err(RuntimeError::Llm(format!("{} prompts at once; at most {N_BATCH}", prompts.len())));
         }
         let limit = self.context_length();
         let tokenized: Vec<Vec<LlamaToken>> = prompts.iter().map(|p| self.tokenize(p)).collect();
@@ -315,24 +362,29 @@ impl Llm {
                 prompt_tokens: t.len(),
             })
             .collect();
-        // Read every prompt, N_BATCH tokens per decode, logits only at each prompt's end.
+        // Read every prompt but its last token, N_BATCH tokens per decode, without logits; then
+        // the last token of every prompt in one batch, with logits. A decode discards the logits
+        // of the one before, so every sequence's first logits must come from the same batch.
         let mut batch = LlamaBatch::new(N_BATCH as usize, prompts.len() as i32);
         let flat: Vec<(usize, usize)> =
-            tokenized.iter().enumerate().flat_map(|(i, t)| (0..t.len()).map(move |j| (i, j))).collect();
+            tokenized.iter().enumerate().flat_map(|(i, t)| (0..t.len() - 1).map(move |j| (i, j))).collect();
         for chunk in flat.chunks(N_BATCH as usize) {
             batch.clear();
-            for (k, &(i, j)) in chunk.iter().enumerate() {
-                let last = j + 1 == tokenized[i].len();
+            for &(i, j) in chunk {
                 batch
-                    .add(tokenized[i][j], j as i32, &[i as i32], last)
+                    .add(tokenized[i][j], j as i32, &[i as i32], false)
                     .map_err(|e| RuntimeError::Llm(e.to_string()))?;
-                if last {
-                    seqs[i].logits_at = k as i32;
-                    seqs[i].pos = j as i32 + 1;
-                }
             }
             ctx.decode(&mut batch).map_err(|e| RuntimeError::Llm(format!("decoding the prompt: {e}")))?;
         }
+        batch.clear();
+        for (i, t) in tokenized.iter().enumerate() {
+            let j = t.len() - 1;
+            batch.add(t[j], j as i32, &[i as i32], true).map_err(|e| RuntimeError::Llm(e.to_string()))?;
+            seqs[i].logits_at = i as i32;
+            seqs[i].pos = t.len() as i32;
+        }
+        ctx.decode(&mut batch).map_err(|e| RuntimeError::Llm(format!("decoding the prompt: {e}")))?;
         let prompt_seconds = started.elapsed().as_secs_f64();
         let started = std::time::Instant::now();
 

@@ -95,6 +95,34 @@ fn several_sequences_at_once_match_one_at_a_time() {
     }
 }
 
+/// Prompts whose tokens together exceed one decode batch (512): every sequence still gets its
+/// own first logits (they come from one final batch), and answers as it does alone.
+#[test]
+fn many_prompts_over_one_batch_are_all_answered() {
+    let llm = smollm2();
+    let prompts: Vec<String> = (0..16)
+        .map(|i| {
+            let q = format!("Customer number {i} writes: my parcel has not arrived after two weeks, and nobody answers my messages. What should I do next? Please answer briefly.");
+            llm.chat_prompt(&[Message { role: "user".into(), content: q }]).unwrap()
+        })
+        .collect();
+    let tokens: usize = prompts.iter().map(|p| llm.tokenize(p).len()).sum();
+    assert!(tokens > 512, "{tokens} tokens");
+    let together = llm.generate_many(&prompts, &greedy(6)).unwrap();
+    assert_eq!(together.len(), 16);
+    for i in [0, 15] {
+        let alone = llm.generate(&prompts[i], &greedy(6), |_| true).unwrap();
+        let head = |s: &str| s.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        assert_eq!(
+            head(&together[i].text),
+            head(&alone.text),
+            "{i}: {:?} vs {:?}",
+            together[i].text,
+            alone.text
+        );
+    }
+}
+
 #[test]
 fn sampling_is_seeded_and_stops_where_asked() {
     let llm = smollm2();
@@ -131,4 +159,20 @@ fn a_truncated_gguf_is_an_error_not_a_crash() {
     std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
     let err = Llm::load(&cut).err().expect("a truncated file must not load").to_string();
     assert!(err.contains("truncated.gguf"), "{err}");
+}
+
+/// Likelihoods for CrowS-Pairs-style comparisons: a plausible sentence scores above a garbled
+/// one, scoring is deterministic, and text past the batch size is scored across batches.
+#[test]
+fn log_likelihood_prefers_fluent_text_and_is_repeatable() {
+    let llm = smollm2();
+    let (paris, n) = llm.log_likelihood("The capital of France is Paris.").unwrap();
+    let (banana, _) = llm.log_likelihood("The capital of France is banana.").unwrap();
+    assert!(paris < 0.0 && n >= 6, "{paris} over {n} tokens");
+    assert!(paris > banana, "Paris {paris} vs banana {banana}");
+    assert_eq!(llm.log_likelihood("The capital of France is Paris.").unwrap().0, paris);
+    let long = "the quick brown fox jumps over the lazy dog ".repeat(80);
+    let (ll, tokens) = llm.log_likelihood(&long).unwrap();
+    assert!(tokens > 512 && ll.is_finite() && ll < 0.0, "{tokens} tokens: {ll}");
+    assert!(llm.log_likelihood("").is_err());
 }
