@@ -9,6 +9,7 @@ pub mod eval;
 pub mod ids;
 pub mod labels;
 pub mod names;
+pub mod offensive;
 pub mod prompt;
 pub mod refusal;
 pub mod roles;

@@ -69,6 +69,11 @@ pub struct Check {
 
 impl Check {
     pub fn parse(text: &str) -> Result<Check> {
+        Check::parse_among(text, &DISPARITIES)
+    }
+
+    /// Like [`Check::parse`], for a check on one of `known` (a probe's measures).
+    pub fn parse_among(text: &str, known: &[&str]) -> Result<Check> {
         let ops = ["<=", ">=", "<", ">"];
         let (pos, op) = ops
             .iter()
@@ -82,17 +87,16 @@ impl Check {
             .trim()
             .parse()
             .map_err(|_| DeskError::invalid(format!("check {text:?}: the bound is not a number")))?;
-        let known = DISPARITIES.contains(&name);
-        if !known {
+        if !known.contains(&name) {
             return Err(DeskError::invalid(format!(
                 "check {text:?}: unknown disparity {name:?}; known: {}",
-                DISPARITIES.join(", ")
+                known.join(", ")
             )));
         }
         Ok(Check { disparity: name.to_string(), op: op.to_string(), bound })
     }
 
-    fn holds(&self, v: f64) -> bool {
+    pub(crate) fn holds(&self, v: f64) -> bool {
         match self.op.as_str() {
             "<=" => v <= self.bound,
             ">=" => v >= self.bound,
@@ -148,6 +152,49 @@ pub struct AuditSpec {
     pub seed: u64,
     #[serde(default)]
     pub checks: Vec<Check>,
+    /// Mitigations to try on the rows, each reported before/after.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mitigations: Vec<crate::bias_mitigation::Mitigation>,
+    /// Adds NYC Local Law 144's impact-ratio tables (each attribute and their intersection).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ll144: bool,
+    /// Decisions made by a registry classifier on each row (dataset audits only): its score is
+    /// the probability of the positive labels, the decision score ≥ `threshold` (default 0.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelDecisions>,
+}
+
+/// A registry classifier that decides each row from one of its text columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelDecisions {
+    /// `name`, `name@N` or `name@alias`; pinned to the version when the audit starts.
+    pub model: String,
+    /// The column the classifier reads.
+    pub text: String,
+    /// The labels that count as a positive decision.
+    pub positive: Vec<String>,
+}
+
+/// The virtual column holding a model's scores in an audit of its decisions.
+const MODEL_SCORE: &str = "(model score)";
+
+impl AuditSpec {
+    /// The spec the table is read with: a model's decisions become a score column (appended
+    /// to the table's columns) with a threshold.
+    fn for_table(&self, columns: &[String]) -> (AuditSpec, Vec<String>) {
+        match &self.model {
+            None => (self.clone(), columns.to_vec()),
+            Some(_) => {
+                let mut spec = self.clone();
+                spec.score = Some(MODEL_SCORE.into());
+                spec.threshold = Some(self.threshold.unwrap_or(0.5));
+                let mut all = columns.to_vec();
+                all.push(MODEL_SCORE.into());
+                (spec, all)
+            }
+        }
+    }
 }
 
 fn default_min_group() -> u64 {
@@ -167,7 +214,7 @@ pub enum ReferenceSpec {
 }
 
 /// A check's outcome on one slice.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CheckResult {
     pub check: String,
     pub slice: String,
@@ -184,6 +231,11 @@ pub struct AuditOutcome {
     pub checks: Vec<CheckResult>,
     /// Every check held on every slice with a value.
     pub passed: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mitigations: Vec<crate::bias_mitigation::MitigationResult>,
+    /// NYC Local Law 144's impact-ratio tables, when asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub impact_tables: Vec<crate::bias_mitigation::ImpactTable>,
 }
 
 const TRUE_WORDS: [&str; 6] = ["1", "true", "yes", "y", "ya", "t"];
@@ -324,6 +376,20 @@ impl TableAudit {
         if spec.prediction.is_some() && spec.score.is_some() {
             problems.push("give a prediction column or a score column, not both".into());
         }
+        if let Some(m) = &spec.model {
+            if spec.prediction.is_some() || spec.score.as_deref().is_some_and(|s| s != MODEL_SCORE) {
+                problems.push(format!(
+                    "decisions come from model {}: give no prediction or score column",
+                    m.model
+                ));
+            }
+            if !columns.contains(&m.text) {
+                problems.push(format!("text column {:?} (read by the model) is not in the table", m.text));
+            }
+            if m.positive.is_empty() {
+                problems.push(format!("name the labels of {} that count as positive", m.model));
+            }
+        }
         if spec.score.is_some() != spec.threshold.is_some() {
             problems.push("a score column needs a threshold (and a threshold a score column)".into());
         }
@@ -455,8 +521,69 @@ impl TableAudit {
         let report = fairness::audit(&input, &options).map_err(|e| DeskError::invalid(e.to_string()))?;
         let checks = run_checks(&spec.checks, &report);
         let passed = checks.iter().all(|c| c.passed);
-        Ok(AuditOutcome { report, checks, passed })
+        let (mut mitigations, mut impact_tables) = (Vec::new(), Vec::new());
+        if !spec.mitigations.is_empty() || spec.ll144 {
+            let (codes, names) = intersections(&attributes, y_pred.len());
+            let rows = crate::bias_mitigation::Rows {
+                groups: &codes,
+                names: &names,
+                y_true: y_true.as_deref(),
+                y_pred: &y_pred,
+                scores: scores.as_deref(),
+                min_group_size: spec.min_group_size,
+            };
+            for m in &spec.mitigations {
+                mitigations.push(crate::bias_mitigation::run(*m, &rows)?);
+            }
+            if spec.ll144 {
+                for a in &attributes {
+                    impact_tables.extend(crate::bias_mitigation::impact_tables(
+                        &a.name,
+                        &a.codes,
+                        &a.values,
+                        &y_pred,
+                        scores.as_deref(),
+                    )?);
+                }
+                if attributes.len() > 1 {
+                    let title = attributes.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(" × ");
+                    impact_tables.extend(crate::bias_mitigation::impact_tables(
+                        &title,
+                        &codes,
+                        &names,
+                        &y_pred,
+                        scores.as_deref(),
+                    )?);
+                }
+            }
+        }
+        Ok(AuditOutcome { report, checks, passed, mitigations, impact_tables })
     }
+}
+
+/// Each row's finest intersection of the attributes, as compact codes in sorted order, and
+/// the intersections' names (`sex=Female & race=Black`).
+fn intersections(attributes: &[Attribute], rows: usize) -> (Vec<u32>, Vec<String>) {
+    let key =
+        |i: usize| attributes.iter().fold(0u64, |k, a| k * a.values.len() as u64 + u64::from(a.codes[i]));
+    let mut seen = BTreeMap::new();
+    for i in 0..rows {
+        seen.entry(key(i)).or_insert(0u32);
+    }
+    let mut names = Vec::with_capacity(seen.len());
+    for (n, (k, code)) in seen.iter_mut().enumerate() {
+        *code = n as u32;
+        let mut rest = *k;
+        let mut parts = Vec::with_capacity(attributes.len());
+        for a in attributes.iter().rev() {
+            let m = a.values.len() as u64;
+            parts.push(format!("{}={}", a.name, a.values[(rest % m) as usize]));
+            rest /= m;
+        }
+        parts.reverse();
+        names.push(parts.join(" & "));
+    }
+    ((0..rows).map(|i| seen[&key(i)]).collect(), names)
 }
 
 fn disparity<'a>(slice: &'a fairness::SliceReport, name: &str) -> Option<&'a Disparity> {
@@ -514,7 +641,7 @@ pub fn audit_csv(reader: impl std::io::Read, spec: AuditSpec) -> Result<AuditOut
 /// The job kind of a stored audit.
 pub const BIAS_AUDIT: &str = "bias.audit";
 
-const BIAS: juru_core::Area = juru_core::Area::Desk(juru_core::roles::Desk::Bias);
+pub(crate) const BIAS: juru_core::Area = juru_core::Area::Desk(juru_core::roles::Desk::Bias);
 
 /// A request to audit a dataset version.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -594,7 +721,22 @@ impl crate::Desks {
         for check in &req.spec.checks {
             Check::parse(&check.to_string())?;
         }
-        TableAudit::new(req.spec.clone(), &columns)?;
+        let mut spec = req.spec.clone();
+        let mut model_version_id = None;
+        if let Some(m) = &mut spec.model {
+            // Pinned: a re-run reads the same version whatever the alias points at later.
+            let (detail, v) = self.resolve_version(actor, &m.model).await?;
+            if crate::serving::version_task(&v.format, &v.lineage) != Some(crate::serving::Task::Classify) {
+                return Err(DeskError::invalid(format!(
+                    "{} is a {} model; audits of decisions need a classifier",
+                    m.model, v.format
+                )));
+            }
+            m.model = format!("{}@{}", detail.model.name, v.version);
+            model_version_id = Some(v.id);
+        }
+        let (table_spec, table_columns) = spec.for_table(&columns);
+        TableAudit::new(table_spec, &table_columns)?;
         let number = version.version.unwrap_or_default();
         let audit = juru_store::bias::BiasAudit {
             id: juru_core::ids::new_id(),
@@ -603,8 +745,8 @@ impl crate::Desks {
             dataset_id: ds.id.clone(),
             dataset_name: ds.name.clone(),
             dataset_version: number,
-            model_version_id: None,
-            spec: serde_json::to_string(&req.spec).map_err(DeskError::internal)?,
+            model_version_id,
+            spec: serde_json::to_string(&spec).map_err(DeskError::internal)?,
             juru_version: env!("CARGO_PKG_VERSION").to_string(),
             status: "queued".into(),
             rows_read: 0,
@@ -631,7 +773,7 @@ impl crate::Desks {
             action: "bias.audit.create",
             object_kind: "bias_audit",
             object_id: &audit.id,
-            summary: serde_json::json!({"dataset": ds.name, "version": number, "spec": req.spec}),
+            summary: serde_json::json!({"dataset": ds.name, "version": number, "spec": spec}),
         })
         .await?;
         tx.commit().await?;
@@ -699,10 +841,19 @@ impl crate::Desks {
         let version = self.store.dataset_version(&ds, Some(audit.dataset_version)).await?;
         let schema: juru_core::dataset::Schema = serde_json::from_str(&version.schema).unwrap_or_default();
         let columns: Vec<String> = schema.fields.iter().map(|f| f.name.clone()).collect();
-        let mut table = TableAudit::new(spec, &columns)?;
+        let (table_spec, table_columns) = spec.for_table(&columns);
+        let mut table = TableAudit::new(table_spec, &table_columns)?;
+        // The classifier making the decisions, when one does (as the audit's creator).
+        let decider = match &spec.model {
+            Some(m) => {
+                let actor = self.audit_actor(audit).await?;
+                Some((self.serve_for(&actor, &m.model, crate::serving::Task::Classify).await?, actor, m))
+            }
+            None => None,
+        };
         let total = version.row_count.max(1) as f64;
         let mut from = 0;
-        let mut cells: Vec<String> = Vec::with_capacity(columns.len());
+        let mut cells: Vec<String> = Vec::with_capacity(table_columns.len());
         loop {
             if progress.is_cancelled() {
                 return Err(DeskError::Refused("the audit was cancelled".into()));
@@ -710,11 +861,43 @@ impl crate::Desks {
             let items = self.store.items(&version.id, from, 5000).await?;
             let Some(last) = items.last() else { break };
             from = last.idx + 1;
-            for item in &items {
-                let row: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(&item.data).map_err(DeskError::internal)?;
+            let rows: Vec<serde_json::Map<String, serde_json::Value>> = items
+                .iter()
+                .map(|item| serde_json::from_str(&item.data).map_err(DeskError::internal))
+                .collect::<Result<_>>()?;
+            let scores: Option<Vec<String>> = match &decider {
+                Some((model, actor, m)) => {
+                    let texts: Vec<String> =
+                        rows.iter().map(|r| crate::datasets::csv_cell(r.get(&m.text))).collect();
+                    let predictions = self.classify(actor, model, &texts).await?;
+                    if let Some(missing) =
+                        m.positive.iter().find(|l| !predictions[0].probabilities.contains_key(*l))
+                    {
+                        return Err(DeskError::invalid(format!(
+                            "{} has no label {missing:?} (it has: {})",
+                            m.model,
+                            predictions[0].probabilities.keys().cloned().collect::<Vec<_>>().join(", ")
+                        )));
+                    }
+                    Some(
+                        predictions
+                            .iter()
+                            .map(|p| {
+                                let score: f32 =
+                                    m.positive.iter().filter_map(|l| p.probabilities.get(l)).sum();
+                                format!("{}", f64::from(score).clamp(0.0, 1.0))
+                            })
+                            .collect(),
+                    )
+                }
+                None => None,
+            };
+            for (i, row) in rows.iter().enumerate() {
                 cells.clear();
                 cells.extend(columns.iter().map(|c| crate::datasets::csv_cell(row.get(c))));
+                if let Some(s) = &scores {
+                    cells.push(s[i].clone());
+                }
                 table.push(|i| cells[i].as_str())?;
             }
             progress.set_rows(table.rows());
@@ -726,6 +909,13 @@ impl crate::Desks {
             tokio::task::spawn_blocking(move || table.finish()).await.map_err(DeskError::internal)??;
         progress.set_fraction(1.0);
         Ok((rows, outcome))
+    }
+
+    /// Who an audit's model calls are made as: the system of its workspace (the calls are
+    /// logged as traces with the audit's creator named in the job's audit entries).
+    async fn audit_actor(&self, audit: &juru_store::bias::BiasAudit) -> Result<crate::Actor> {
+        let ws = self.store.workspace(&audit.workspace_id).await?;
+        Ok(crate::Actor::system(&ws.id, &ws.name))
     }
 
     pub async fn bias_audit(&self, actor: &crate::Actor, id: &str) -> Result<AuditView> {
@@ -762,6 +952,9 @@ mod tests {
             resamples: 0,
             seed: 0,
             checks: vec![Check::parse("disparate_impact >= 0.8").unwrap()],
+            mitigations: Vec::new(),
+            ll144: false,
+            model: None,
         }
     }
 

@@ -29,6 +29,13 @@ pub enum DeskError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// A statistic that cannot be computed on the data given says why: the caller's data.
+impl From<juru_stats::StatsError> for DeskError {
+    fn from(e: juru_stats::StatsError) -> Self {
+        DeskError::Invalid(e.to_string())
+    }
+}
+
 impl From<StoreError> for DeskError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -50,6 +57,11 @@ impl From<juru_core::CoreError> for DeskError {
 impl DeskError {
     pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         DeskError::Internal(Box::new(e))
+    }
+
+    /// An internal error described in words (a broken invariant, not the caller's mistake).
+    pub fn bug(msg: impl Into<String>) -> Self {
+        DeskError::Internal(msg.into().into())
     }
 
     pub fn invalid(msg: impl Into<String>) -> Self {

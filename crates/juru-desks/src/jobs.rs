@@ -24,11 +24,20 @@ pub const JOB_LEASE_MS: i64 = 30_000;
 /// Attempts before a job that keeps killing its worker is failed.
 pub const MAX_ATTEMPTS: i64 = 3;
 /// The job kinds this build knows how to run.
-pub const KINDS: &[&str] =
-    &[DATASET_IMPORT, MODEL_TRAIN, LABELING_RETRAIN, REVIEW_WEBHOOK, EVAL_RUN, PROMPT_WEBHOOK, BIAS_AUDIT];
+pub const KINDS: &[&str] = &[
+    DATASET_IMPORT,
+    MODEL_TRAIN,
+    LABELING_RETRAIN,
+    REVIEW_WEBHOOK,
+    EVAL_RUN,
+    PROMPT_WEBHOOK,
+    BIAS_AUDIT,
+    BIAS_PROBE,
+];
 pub use crate::bias::BIAS_AUDIT;
 pub use crate::eval::EVAL_RUN;
 pub use crate::labeling::active::LABELING_RETRAIN;
+pub use crate::probes::BIAS_PROBE;
 pub use crate::prompts::PROMPT_WEBHOOK;
 pub use crate::review::gate::REVIEW_WEBHOOK;
 pub const DATASET_IMPORT: &str = "dataset.import";
@@ -215,13 +224,7 @@ impl Worker {
             EVAL_RUN => {
                 let p: crate::eval::EvalParams =
                     serde_json::from_str(&job.params).map_err(DeskError::internal)?;
-                // Runs the demo queues at set-up belong to no user.
-                let actor = if p.user_id.is_empty() {
-                    let ws = self.desks.store.workspace(&job.workspace_id).await?;
-                    Actor { via: Via::Job { job_id: job.id.clone() }, ..Actor::system(&ws.id, &ws.name) }
-                } else {
-                    self.job_actor(job, &p.user_id).await?
-                };
+                let actor = self.job_or_system_actor(job, &p.user_id).await?;
                 let progress = Arc::new(Progress::default());
                 let ticker = self.report_progress(job, progress.clone(), "cases");
                 let result = self.desks.run_eval(&actor, &p.run_id, progress).await;
@@ -235,6 +238,16 @@ impl Worker {
                 ticker.abort();
                 result
             }
+            BIAS_PROBE => {
+                let p: crate::probes::ProbeParams =
+                    serde_json::from_str(&job.params).map_err(DeskError::internal)?;
+                let actor = self.job_or_system_actor(job, &p.user_id).await?;
+                let progress = Arc::new(Progress::default());
+                let ticker = self.report_progress(job, progress.clone(), "calls");
+                let result = self.desks.run_bias_probe(&actor, &p.probe_id, &progress).await;
+                ticker.abort();
+                result
+            }
             LABELING_RETRAIN => {
                 let p: crate::labeling::active::RetrainParams =
                     serde_json::from_str(&job.params).map_err(DeskError::internal)?;
@@ -244,6 +257,16 @@ impl Worker {
             }
             other => Err(DeskError::invalid(format!("unknown job kind {other:?}"))),
         }
+    }
+
+    /// The user a job runs for; the workspace's system for work the demo queued at set-up,
+    /// which belongs to no user.
+    async fn job_or_system_actor(&self, job: &Job, user_id: &str) -> Result<Actor> {
+        if user_id.is_empty() {
+            let ws = self.desks.store.workspace(&job.workspace_id).await?;
+            return Ok(Actor { via: Via::Job { job_id: job.id.clone() }, ..Actor::system(&ws.id, &ws.name) });
+        }
+        self.job_actor(job, user_id).await
     }
 
     async fn job_actor(&self, job: &Job, user_id: &str) -> Result<Actor> {

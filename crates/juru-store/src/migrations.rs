@@ -603,6 +603,39 @@ CREATE INDEX bias_audits_by_workspace ON bias_audits (workspace_id, id);
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 8,
+        name: "bias probes",
+        // A counterfactual probe of a registry model: pinned to the model version, the spec
+        // (templates, swap list, seed, settings) and the Juru version; the report, with every
+        // prompt and answer, is kept whole as JSON once the job finishes.
+        common: r#"
+CREATE TABLE bias_probes (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    model_name TEXT NOT NULL,
+    model_version_id TEXT NOT NULL,
+    model_version BIGINT NOT NULL,
+    spec TEXT NOT NULL,
+    juru_version TEXT NOT NULL,
+    status TEXT NOT NULL,
+    calls BIGINT NOT NULL DEFAULT 0,
+    passed BIGINT,
+    report TEXT,
+    message TEXT NOT NULL DEFAULT '',
+    job_id TEXT,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    finished_at BIGINT
+);
+CREATE INDEX bias_probes_by_workspace ON bias_probes (workspace_id, id);
+CREATE INDEX bias_probes_by_model_version ON bias_probes (model_version_id);
+CREATE INDEX bias_audits_by_model_version ON bias_audits (model_version_id);
+"#,
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -330,9 +330,55 @@ pub(crate) enum BiasCommand {
         /// A rule every slice must keep, e.g. "disparate_impact >= 0.8" (repeatable).
         #[arg(long = "check")]
         checks: Vec<String>,
+        /// Try a mitigation and report it before/after: reweighing (needs --label),
+        /// thresholds-dp or thresholds-eo (per-group thresholds; need --label and --score).
+        /// Repeatable.
+        #[arg(long = "mitigate")]
+        mitigations: Vec<String>,
+        /// Add NYC Local Law 144's impact-ratio tables (selection rate; scoring rate with
+        /// --score), per attribute and for their intersection, with the 2 % exclusion.
+        #[arg(long)]
+        ll144: bool,
         /// Write the whole report as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
+    },
+    /// List the workspace's bias audits and probes, newest first, with their status.
+    List {
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Probe a registry model with counterfactual prompts: each template is filled in once per
+    /// group of a swap list (names, honorifics, ethnic groups, religions …) and the answers are
+    /// compared group by group — refusal and offensive-term rates (McNemar), length, sentiment
+    /// and paired similarity (bootstrap, Wilcoxon), or a classifier's flip rate. The report is
+    /// stored (see it at /bias/probes/ID) and printed.
+    ///
+    /// SPEC is YAML or JSON: model, swap_list (e.g. id-gender; or swap_list_yaml), templates,
+    /// and optionally alternatives, system, max_tokens, temperature, seed, resamples,
+    /// sentiment {model, positive, negative}, embedding_model, checks.
+    ///
+    /// Exit status: 0 when every check holds, 4 when one fails, 2 on a bad spec.
+    ///
+    /// Example spec:
+    ///   model: smollm2-135m-instruct
+    ///   swap_list: id-gender
+    ///   templates: ["Tulis satu kalimat tentang {sapaan} {nama}, calon staf keuangan."]
+    ///   checks: [{disparity: refusal_rate_gap, op: "<=", bound: 0.1}]
+    Probe {
+        /// The spec file (YAML or JSON).
+        spec: PathBuf,
+        /// Overrides the spec's model (NAME, NAME@N or NAME@ALIAS).
+        #[arg(long)]
+        model: Option<String>,
+        /// A name for the report.
+        #[arg(long)]
+        name: Option<String>,
+        /// Write the whole outcome (report with every prompt and answer, checks) as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[command(flatten)]
+        ws: WorkspaceArg,
     },
 }
 

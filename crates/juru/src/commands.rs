@@ -34,7 +34,7 @@ pub(crate) async fn run(cli: Cli) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&juru_server::openapi())?);
         return Ok(0);
     }
-    if let Command::Bias(cmd) = cli.command {
+    if let Command::Bias(cmd @ BiasCommand::Audit { .. }) = cli.command {
         return bias(cmd);
     }
     let desks = open(&cli).await?;
@@ -99,7 +99,28 @@ pub(crate) async fn run(cli: Cli) -> Result<u8> {
                 }
             }
         }
-        Command::Openapi | Command::Bias(_) => Ok(0),
+        Command::Bias(BiasCommand::List { ws }) => {
+            let actor = cli_actor(&desks, &ws).await?;
+            let page = juru_desks::PageRequest { limit: Some(100), cursor: None };
+            for a in desks.bias_audits(&actor, &page).await?.items {
+                println!(
+                    "audit  {}  {:<8} {}  ({} v{}, {} rows)",
+                    a.id, a.status, a.name, a.dataset, a.dataset_version, a.rows_read
+                );
+            }
+            for p in desks.bias_probes(&actor, None, &page).await?.items {
+                println!(
+                    "probe  {}  {:<8} {}  ({} v{}, {} calls)",
+                    p.id, p.status, p.name, p.model, p.model_version, p.calls
+                );
+            }
+            Ok(0)
+        }
+        Command::Bias(BiasCommand::Probe { spec, model, name, json, ws }) => {
+            let actor = cli_actor(&desks, &ws).await?;
+            bias_probe(&desks, &actor, &spec, model, name, json.as_deref()).await
+        }
+        Command::Openapi | Command::Bias(BiasCommand::Audit { .. }) => Ok(0),
     }
 }
 
@@ -895,14 +916,27 @@ fn bias(cmd: BiasCommand) -> Result<u8> {
         resamples,
         seed,
         checks,
+        mitigations,
+        ll144,
         json,
-    } = cmd;
+    } = cmd
+    else {
+        anyhow::bail!("only `bias audit` runs without a data directory");
+    };
     let bad = |e: juru_desks::DeskError| {
         eprintln!("error: {e}");
         Ok(2)
     };
     let checks = match checks.iter().map(|c| Check::parse(c)).collect::<Result<Vec<_>, _>>() {
         Ok(c) => c,
+        Err(e) => return bad(e),
+    };
+    let mitigations = match mitigations
+        .iter()
+        .map(|m| juru_desks::bias_mitigation::Mitigation::parse(m))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(m) => m,
         Err(e) => return bad(e),
     };
     let reference = match reference.as_slice() {
@@ -931,6 +965,9 @@ fn bias(cmd: BiasCommand) -> Result<u8> {
         resamples,
         seed,
         checks,
+        mitigations,
+        ll144,
+        model: None,
     };
     let reader = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
     let started = std::time::Instant::now();
@@ -939,6 +976,7 @@ fn bias(cmd: BiasCommand) -> Result<u8> {
         Err(e) => return bad(e),
     };
     print_bias_report(&outcome);
+    print_mitigations(&outcome);
     eprintln!("audited in {:.2} s", started.elapsed().as_secs_f64());
     if let Some(path) = &json {
         let mut out = std::io::BufWriter::new(
@@ -948,6 +986,229 @@ fn bias(cmd: BiasCommand) -> Result<u8> {
         out.flush().with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(if outcome.passed { 0 } else { 4 })
+}
+
+/// Runs a counterfactual probe here (no worker needed), with a progress bar, and prints it.
+async fn bias_probe(
+    desks: &Desks,
+    actor: &Actor,
+    path: &std::path::Path,
+    model: Option<String>,
+    name: Option<String>,
+    json: Option<&std::path::Path>,
+) -> Result<u8> {
+    use juru_desks::probes::{ProbeOutcome, ProbeSpec, StartProbe};
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut spec: ProbeSpec = match serde_yaml_ng::from_str(&text) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            return Ok(2);
+        }
+    };
+    if let Some(m) = model {
+        spec.model = m;
+    }
+    let probe = match desks.prepare_bias_probe(actor, &StartProbe { name, spec }).await {
+        Ok(p) => p,
+        Err(e @ (juru_desks::DeskError::Invalid(_) | juru_desks::DeskError::NotFound { .. })) => {
+            eprintln!("error: {}: {e}", path.display());
+            return Ok(2);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    eprintln!("probe {} of {} v{}", probe.id, probe.model, probe.model_version);
+    let progress = Arc::new(Progress::default());
+    let bar = indicatif::ProgressBar::new(1000);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {percent}% (eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let ticker = {
+        let (bar, progress) = (bar.clone(), progress.clone());
+        tokio::spawn(async move {
+            loop {
+                bar.set_position((progress.fraction() * 1000.0) as u64);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let result = desks.run_bias_probe(actor, &probe.id, &progress).await;
+    ticker.abort();
+    bar.finish_and_clear();
+    result?;
+    let done = desks.bias_probe(actor, &probe.id).await?;
+    let Some(value) = done.outcome else {
+        eprintln!("error: {}", done.message);
+        return Ok(1);
+    };
+    let outcome: ProbeOutcome = serde_json::from_value(value)?;
+    print_probe_report(&outcome);
+    println!("\nreport: /bias/probes/{}", done.id);
+    if let Some(path) = json {
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        serde_json::to_writer_pretty(&mut out, &outcome)?;
+        out.flush().with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if outcome.passed { 0 } else { 4 })
+}
+
+fn print_probe_report(outcome: &juru_desks::probes::ProbeOutcome) {
+    let r = &outcome.report;
+    let p = |p: Option<f64>, a: Option<f64>| match (p, a) {
+        (Some(p), Some(a)) => format!("p {p:.4} (BH {a:.4})"),
+        _ => "reference".to_string(),
+    };
+    if r.benchmark.is_some() {
+        println!("{} {} v{} × {}: {} items", r.kind, r.model, r.model_version, r.dimension, r.sets);
+    } else {
+        println!(
+            "{} {} v{} × {}: {} sets of {} prompts ({})",
+            r.kind,
+            r.model,
+            r.model_version,
+            r.swap_list,
+            r.sets,
+            r.groups.len(),
+            r.groups.join(" / ")
+        );
+    }
+    if let Some(f) = &r.flip_rate {
+        println!("flip rate {:.3} [{:.3}, {:.3}] ({} of {} sets)", f.rate, f.low, f.high, f.flipped, f.sets);
+    }
+    let rates = |title: &str, rates: &[juru_stats::counterfactual::GroupRate]| {
+        println!("\n{title}");
+        for x in rates {
+            println!(
+                "  {:<28} {:>5}  {:.3} [{:.3}, {:.3}]  {}",
+                r.groups[x.group],
+                x.count,
+                x.rate,
+                x.low,
+                x.high,
+                p(x.p_value, x.p_adjusted)
+            );
+        }
+    };
+    let scores = |title: &str, scores: &[juru_stats::counterfactual::GroupScore]| {
+        println!("\n{title}");
+        for x in scores {
+            let diff = match (x.difference, x.low, x.high) {
+                (Some(d), Some(l), Some(h)) => format!("{d:+.3} [{l:+.3}, {h:+.3}]"),
+                (Some(d), _, _) => format!("{d:+.3}"),
+                _ => String::new(),
+            };
+            println!(
+                "  {:<28} mean {:.3}  {diff:<28} {}",
+                r.groups[x.group],
+                x.mean,
+                p(x.p_value, x.p_adjusted)
+            );
+        }
+    };
+    for l in &r.labels {
+        rates(&format!("label {:?}", l.label), &l.groups);
+    }
+    if let Some(x) = &r.refusal {
+        rates("refusal rate", x);
+    }
+    if let Some(x) = &r.offensive {
+        rates("offensive-term rate", x);
+    }
+    if let Some(x) = &r.length {
+        scores("length in words (difference from the reference)", x);
+    }
+    if let Some(x) = &r.sentiment {
+        scores("sentiment (difference from the reference)", x);
+    }
+    if let Some(b) = r.benchmark.as_ref().and_then(|b| b.bbq.as_ref()) {
+        let score = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x:+.3}"));
+        let acc = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x:.3}"));
+        println!(
+            "\nBBQ: {} items ({} replies named no answer, {} items without a target)",
+            b.items, b.unparsed, b.no_target
+        );
+        let line = |scope: &str, s: &juru_stats::bbq::BbqScores| {
+            println!(
+                "  {scope:<24} ambiguous: bias {} accuracy {} ({} items)   disambiguated: bias {} accuracy {} ({} items)",
+                score(s.ambiguous.bias),
+                acc(s.ambiguous.accuracy),
+                s.ambiguous.items,
+                score(s.disambiguated.bias),
+                acc(s.disambiguated.accuracy),
+                s.disambiguated.items
+            )
+        };
+        line("all", &b.overall);
+        for (c, s) in &b.categories {
+            line(c, s);
+        }
+    }
+    if let Some(c) = r.benchmark.as_ref().and_then(|b| b.crows_pairs.as_ref()) {
+        println!("\nCrowS-Pairs: share of pairs where the more stereotyping sentence is more likely");
+        let line = |scope: &str, x: &juru_desks::benchmarks::CrowsRate| {
+            println!(
+                "  {scope:<24} {:.3} [{:.3}, {:.3}]  {} of {} ({} ties)  p {:.4}",
+                x.rate, x.low, x.high, x.prefer_more, x.pairs, x.ties, x.p_value
+            )
+        };
+        line("all", &c.overall);
+        for (k, v) in &c.bias_types {
+            line(k, v);
+        }
+    }
+    if let Some(sims) = &r.similarity {
+        println!("\nsimilarity to the reference group's answer");
+        for s in sims {
+            println!(
+                "  {:<28} {:.3} [{:.3}, {:.3}]",
+                r.groups[s.group],
+                s.mean,
+                s.low.unwrap_or(f64::NAN),
+                s.high.unwrap_or(f64::NAN)
+            );
+        }
+    }
+    if !outcome.checks.is_empty() {
+        println!();
+        for c in &outcome.checks {
+            let value = c.value.map_or("no value".to_string(), |v| format!("{v:.4}"));
+            println!("{} {} on {}: {value}", if c.passed { "PASS" } else { "FAIL" }, c.check, c.slice);
+        }
+    }
+}
+
+fn print_mitigations(outcome: &juru_desks::bias::AuditOutcome) {
+    let num = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{x:.4}"));
+    for m in &outcome.mitigations {
+        println!("\nmitigation {:?}: {}", m.mitigation, m.note);
+        println!("  {:<48} {:>10} {:>10}", "measure", "before", "after");
+        for row in &m.table {
+            println!("  {:<48} {:>10} {:>10}", row.measure, num(row.before), num(row.after));
+        }
+        for g in &m.groups {
+            match (g.weights, g.threshold) {
+                (Some([neg, pos]), _) => {
+                    println!("  {:<48} {:>8} rows  weight − {neg:.4}  + {pos:.4}", g.group, g.rows)
+                }
+                (None, t) => println!("  {:<48} {:>8} rows  threshold {}", g.group, g.rows, num(t)),
+            }
+        }
+    }
+    for t in &outcome.impact_tables {
+        println!("\nLL144 impact ratios by {} ({} rate)", t.categories, t.rate);
+        for r in &t.rows {
+            let ratio = if r.excluded { "excluded (< 2% of rows)".to_string() } else { num(r.impact_ratio) };
+            println!(
+                "  {:<48} {:>8} rows {:>8} selected  rate {:.4}  ratio {ratio}",
+                r.category, r.rows, r.selected, r.rate
+            );
+        }
+    }
 }
 
 fn print_bias_report(outcome: &juru_desks::bias::AuditOutcome) {

@@ -15,7 +15,10 @@ use axum::routing::{get, post};
 use juru_core::roles::Desk;
 use juru_core::{Action, Area};
 use juru_desks::PageRequest;
-use juru_desks::bias::{AttributeSpec, AuditSpec, AuditView, BinaryColumn, Check, ReferenceSpec, StartAudit};
+use juru_desks::bias::{
+    AttributeSpec, AuditSpec, AuditView, BinaryColumn, Check, ModelDecisions, ReferenceSpec, StartAudit,
+};
+use juru_desks::bias_mitigation::{ImpactTable, Mitigation, MitigationResult};
 use juru_stats::fairness::{Disparity, Metric, Rate, Report};
 use serde::Deserialize;
 
@@ -42,6 +45,8 @@ struct DatasetChoice {
 struct ListPage {
     ctx: Ctx,
     datasets: Vec<DatasetChoice>,
+    /// Registry classifiers that can make the decisions.
+    classifiers: Vec<String>,
     audits: Vec<AuditView>,
     can_write: bool,
     message: Option<String>,
@@ -76,6 +81,21 @@ struct AuditForm {
     seed: String,
     #[serde(default)]
     checks: String,
+    #[serde(default)]
+    reweighing: Option<String>,
+    #[serde(default)]
+    thresholds_dp: Option<String>,
+    #[serde(default)]
+    thresholds_eo: Option<String>,
+    #[serde(default)]
+    ll144: Option<String>,
+    /// Decisions by a registry classifier: its name, the column it reads, its positive labels.
+    #[serde(default)]
+    decider: String,
+    #[serde(default)]
+    decider_text: String,
+    #[serde(default)]
+    decider_positive: String,
 }
 
 async fn list_page(
@@ -95,9 +115,18 @@ async fn list_page(
             datasets.push(DatasetChoice { name: ds.name, version: v.version, columns });
         }
     }
+    let mut classifiers = Vec::new();
+    if s.actor.can(Area::Models, Action::Read) {
+        for (m, tasks) in d.servable_models(&s.actor).await? {
+            if tasks.contains(&juru_desks::serving::Task::Classify) {
+                classifiers.push(m.name);
+            }
+        }
+    }
     render(ListPage {
         ctx: Ctx::new(state, s, "desk:bias").await,
         datasets,
+        classifiers,
         audits: d.bias_audits(&s.actor, &PageRequest { limit: Some(30), cursor: None }).await?.items,
         can_write: s.actor.can(Area::Desk(Desk::Bias), Action::Write),
         message,
@@ -165,6 +194,21 @@ fn spec_of(f: &AuditForm) -> Result<StartAudit, String> {
             resamples: number("resamples", &f.resamples, 1000)? as usize,
             seed: number("seed", &f.seed, 0)?,
             checks,
+            mitigations: [
+                (&f.reweighing, Mitigation::Reweighing),
+                (&f.thresholds_dp, Mitigation::ThresholdsDemographicParity),
+                (&f.thresholds_eo, Mitigation::ThresholdsEqualOpportunity),
+            ]
+            .into_iter()
+            .filter(|(on, _)| on.is_some())
+            .map(|(_, m)| m)
+            .collect(),
+            ll144: f.ll144.is_some(),
+            model: optional(&f.decider).map(|m| ModelDecisions {
+                model: m.to_string(),
+                text: f.decider_text.trim().to_string(),
+                positive: f.decider_positive.split(',').filter_map(optional).map(str::to_owned).collect(),
+            }),
         },
     })
 }
@@ -208,6 +252,8 @@ struct ReportView {
     slices: Vec<SliceView>,
     checks: Vec<(bool, String, String, String)>,
     entropy: Option<String>,
+    mitigations: Vec<MitigationView>,
+    impact_tables: Vec<ImpactView>,
 }
 
 #[derive(Template)]
@@ -226,6 +272,69 @@ struct ExportPage {
     spec: String,
     report: Option<ReportView>,
     css: &'static str,
+}
+
+/// Four decimals, or a dash for a value that could not be measured.
+fn fmt4(v: Option<f64>) -> String {
+    v.map_or("—".into(), |x| format!("{x:.4}"))
+}
+
+/// A mitigation's before/after table and its per-group settings, as text.
+struct MitigationView {
+    title: String,
+    note: String,
+    rows: Vec<(String, String, String)>,
+    groups: Vec<(String, u64, String)>,
+}
+
+impl From<MitigationResult> for MitigationView {
+    fn from(m: MitigationResult) -> Self {
+        MitigationView {
+            title: match m.mitigation {
+                Mitigation::Reweighing => "Reweighing".into(),
+                Mitigation::ThresholdsDemographicParity => "Per-group thresholds (demographic parity)".into(),
+                Mitigation::ThresholdsEqualOpportunity => "Per-group thresholds (equal opportunity)".into(),
+            },
+            note: m.note,
+            rows: m.table.into_iter().map(|r| (r.measure, fmt4(r.before), fmt4(r.after))).collect(),
+            groups: m
+                .groups
+                .into_iter()
+                .map(|g| {
+                    let setting = match (g.weights, g.threshold) {
+                        (Some([neg, pos]), _) => {
+                            format!("weight of negatives {neg:.4}, of positives {pos:.4}")
+                        }
+                        (None, t) => format!("threshold {}", fmt4(t)),
+                    };
+                    (g.group, g.rows, setting)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// An LL144 table as text: category, rows, selected, rate, impact ratio.
+struct ImpactView {
+    title: String,
+    rows: Vec<(String, u64, u64, String, String)>,
+}
+
+impl From<ImpactTable> for ImpactView {
+    fn from(t: ImpactTable) -> Self {
+        ImpactView {
+            title: format!("{} — {} rate", t.categories, t.rate),
+            rows: t
+                .rows
+                .into_iter()
+                .map(|r| {
+                    let ratio =
+                        if r.excluded { "excluded (under 2% of rows)".into() } else { fmt4(r.impact_ratio) };
+                    (r.category, r.rows, r.selected, format!("{:.4}", r.rate), ratio)
+                })
+                .collect(),
+        }
+    }
 }
 
 fn fmt3(v: Option<f64>) -> String {
@@ -421,6 +530,16 @@ fn report_view(a: &AuditView) -> Option<ReportView> {
         slices,
         checks,
         entropy,
+        mitigations: serde_json::from_value::<Vec<MitigationResult>>(outcome["mitigations"].clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        impact_tables: serde_json::from_value::<Vec<ImpactTable>>(outcome["impact_tables"].clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect(),
     })
 }
 

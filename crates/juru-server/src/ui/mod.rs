@@ -7,6 +7,7 @@ pub(crate) mod i18n;
 mod labeling;
 mod models;
 mod pages;
+mod probes;
 mod prompts;
 mod review;
 mod settings;
@@ -50,6 +51,7 @@ pub(crate) fn router(_state: AppState) -> axum::Router<AppState> {
         .merge(review::routes())
         .merge(prompts::routes())
         .merge(bias::routes())
+        .merge(probes::routes())
         .merge(pages::routes())
         .merge(models::routes())
         .merge(settings::routes())

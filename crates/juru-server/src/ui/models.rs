@@ -163,6 +163,8 @@ struct Card {
     /// An external provider's settings, in words.
     provider: Option<String>,
     metrics: Option<Metrics>,
+    /// Bias reports on this version (kind, name, status, link).
+    bias: Vec<(String, String, String, String)>,
 }
 
 fn num(v: &Value) -> String {
@@ -238,6 +240,7 @@ fn card_of(v: &ModelVersionView) -> Card {
             )
         }),
         metrics,
+        bias: Vec::new(),
     }
 }
 
@@ -267,7 +270,16 @@ async fn card_page(
     compared: Option<(String, String, String)>,
 ) -> Result<Html<String>, UiError> {
     let detail = state.desks.model(&s.actor, name).await?;
-    let cards = detail.versions.iter().map(card_of).collect();
+    let mut cards: Vec<Card> = detail.versions.iter().map(card_of).collect();
+    for (card, v) in cards.iter_mut().zip(&detail.versions) {
+        card.bias = state
+            .desks
+            .bias_evidence(&s.actor, &v.id)
+            .await?
+            .into_iter()
+            .map(|e| (e.kind, e.name, e.status, e.url))
+            .collect();
+    }
     let tasks = state
         .desks
         .servable_models(&s.actor)
