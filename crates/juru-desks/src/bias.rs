@@ -454,6 +454,12 @@ impl TableAudit {
 
     /// Computes the report and the checks.
     pub fn finish(self) -> Result<AuditOutcome> {
+        self.finish_with(None)
+    }
+
+    /// Like [`TableAudit::finish`], with the rows decided again by the audited model retrained
+    /// without and with reweighing weights (see `Desks::retrain_reweighed`).
+    pub fn finish_with(self, retrained: Option<(Vec<bool>, Vec<bool>)>) -> Result<AuditOutcome> {
         if self.rows == 0 {
             return Err(DeskError::invalid("the table has no rows"));
         }
@@ -531,6 +537,7 @@ impl TableAudit {
                 y_pred: &y_pred,
                 scores: scores.as_deref(),
                 min_group_size: spec.min_group_size,
+                retrained: retrained.as_ref().map(|(a, b)| (a.as_slice(), b.as_slice())),
             };
             for m in &spec.mitigations {
                 mitigations.push(crate::bias_mitigation::run(*m, &rows)?);
@@ -854,6 +861,10 @@ impl crate::Desks {
         let total = version.row_count.max(1) as f64;
         let mut from = 0;
         let mut cells: Vec<String> = Vec::with_capacity(table_columns.len());
+        // The model's texts, kept when reweighing retrains it, to decide the rows again.
+        let retrain =
+            decider.is_some() && spec.mitigations.contains(&crate::bias_mitigation::Mitigation::Reweighing);
+        let mut audit_texts: Vec<String> = Vec::new();
         loop {
             if progress.is_cancelled() {
                 return Err(DeskError::Refused("the audit was cancelled".into()));
@@ -870,6 +881,9 @@ impl crate::Desks {
                     let texts: Vec<String> =
                         rows.iter().map(|r| crate::datasets::csv_cell(r.get(&m.text))).collect();
                     let predictions = self.classify(actor, model, &texts).await?;
+                    if retrain {
+                        audit_texts.extend(texts.iter().cloned());
+                    }
                     if let Some(missing) =
                         m.positive.iter().find(|l| !predictions[0].probabilities.contains_key(*l))
                     {
@@ -904,11 +918,111 @@ impl crate::Desks {
             progress.set_fraction(table.rows() as f64 / total * 0.5);
         }
         let rows = table.rows();
+        let retrained = match (&decider, retrain) {
+            (Some((_, actor, m)), true) => {
+                progress.set_fraction(0.55);
+                let threshold = spec.threshold.unwrap_or(0.5);
+                Some(self.retrain_reweighed(actor, m, &spec.attributes, threshold, audit_texts).await?)
+            }
+            _ => None,
+        };
         // The bootstrap is CPU work: off the async threads.
-        let outcome =
-            tokio::task::spawn_blocking(move || table.finish()).await.map_err(DeskError::internal)??;
+        let outcome = tokio::task::spawn_blocking(move || table.finish_with(retrained))
+            .await
+            .map_err(DeskError::internal)??;
         progress.set_fraction(1.0);
         Ok((rows, outcome))
+    }
+
+    /// Reweighing done as a trainer does it: the audited classifier's training data (from its
+    /// lineage) gets AIF360's weights for the audited attributes and the positive labels, and
+    /// the classifier is trained twice with its own recipe — without and with the weights —
+    /// then both decide the audited rows. Returns (without, with) decisions, in row order.
+    async fn retrain_reweighed(
+        &self,
+        actor: &crate::Actor,
+        m: &ModelDecisions,
+        attributes: &[AttributeSpec],
+        threshold: f64,
+        audit_texts: Vec<String>,
+    ) -> Result<(Vec<bool>, Vec<bool>)> {
+        use juru_runtime::classifier::{Classifier, Examples, TrainConfig};
+        let (_, version) = self.resolve_version(actor, &m.model).await?;
+        let lineage = &version.lineage;
+        let (Some(source), Some(text_field), Some(label_field)) = (
+            lineage["dataset_version_id"].as_str(),
+            lineage["text_field"].as_str(),
+            lineage["label_field"].as_str(),
+        ) else {
+            return Err(DeskError::invalid(format!(
+                "{}: reweighing retrains the model, but its lineage names no training dataset",
+                m.model
+            )));
+        };
+        let config: TrainConfig = serde_json::from_value(lineage["recipe"].clone()).map_err(|e| {
+            DeskError::invalid(format!("{}: its training recipe cannot be read: {e}", m.model))
+        })?;
+        let (mut texts, mut labels, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+        let mut interned: HashMap<String, u32> = HashMap::new();
+        let mut from = 0;
+        loop {
+            let items = self.store.items(source, from, 5000).await?;
+            let Some(last) = items.last() else { break };
+            from = last.idx + 1;
+            for item in &items {
+                let row: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&item.data).map_err(DeskError::internal)?;
+                let mut key = String::new();
+                for a in attributes {
+                    let Some(v) = row.get(&a.column) else {
+                        return Err(DeskError::invalid(format!(
+                            "{}: reweighing needs attribute {:?} in its training data ({}), which lacks it",
+                            m.model,
+                            a.column,
+                            lineage["dataset"].as_str().unwrap_or(source)
+                        )));
+                    };
+                    let cell = crate::datasets::csv_cell(Some(v));
+                    let value = match &a.value {
+                        Some(split) if *split == cell => cell,
+                        Some(split) => format!("not {split}"),
+                        None => cell,
+                    };
+                    key.push_str(&value);
+                    key.push('\u{1f}');
+                }
+                let next = interned.len() as u32;
+                groups.push(*interned.entry(key).or_insert(next));
+                texts.push(crate::datasets::csv_cell(row.get(text_field)));
+                labels.push(crate::datasets::csv_cell(row.get(label_field)));
+            }
+        }
+        let mut names: Vec<String> = labels.clone();
+        names.sort();
+        names.dedup();
+        let targets: Vec<usize> = labels.iter().map(|l| names.binary_search(l).unwrap_or_default()).collect();
+        let positive: Vec<bool> = labels.iter().map(|l| m.positive.contains(l)).collect();
+        let weights: Vec<f32> =
+            juru_stats::mitigation::reweighing(&groups, &positive)?.into_iter().map(|w| w as f32).collect();
+        let positives: Vec<usize> =
+            names.iter().enumerate().filter(|(_, n)| m.positive.contains(n)).map(|(i, _)| i).collect();
+        tokio::task::spawn_blocking(move || -> Result<(Vec<bool>, Vec<bool>)> {
+            let decide = |sample_weights: Option<&[f32]>| -> Result<Vec<bool>> {
+                let examples = Examples { texts: &texts, targets: &targets, labels: &names, sample_weights };
+                let model = Classifier::train(&examples, &config, |_, _| {})
+                    .map_err(|e| DeskError::invalid(e.to_string()))?;
+                Ok(audit_texts
+                    .iter()
+                    .map(|t| {
+                        let p = model.predict_proba(t);
+                        f64::from(positives.iter().map(|&i| p[i]).sum::<f32>()) >= threshold
+                    })
+                    .collect())
+            };
+            Ok((decide(None)?, decide(Some(&weights))?))
+        })
+        .await
+        .map_err(DeskError::internal)?
     }
 
     /// Who an audit's model calls are made as: the system of its workspace (the calls are

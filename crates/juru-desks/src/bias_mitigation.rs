@@ -93,6 +93,8 @@ pub struct Rows<'a> {
     pub y_pred: &'a [bool],
     pub scores: Option<&'a [f64]>,
     pub min_group_size: u64,
+    /// The rows decided by the audited model retrained without and with reweighing weights.
+    pub retrained: Option<(&'a [bool], &'a [bool])>,
 }
 
 /// Weighted confusion sums per group: [tn, fp, fn, tp] (label, decision).
@@ -191,18 +193,31 @@ pub fn run(m: Mitigation, rows: &Rows) -> Result<MitigationResult> {
                     w[usize::from(labels[i])] = weights[i];
                 }
             }
-            Ok(MitigationResult {
-                mitigation: m,
-                note: "Base rate of the true labels per group (max − min), without and with the reweighing \
-                       weights; train with the weights (a weight column) for decisions that follow them."
-                    .into(),
-                table: vec![BeforeAfter {
-                    measure: "label base-rate difference".into(),
-                    before: base(None),
-                    after: base(Some(&weights)),
-                }],
-                groups,
-            })
+            let mut table = vec![BeforeAfter {
+                measure: "label base-rate difference".into(),
+                before: base(None),
+                after: base(Some(&weights)),
+            }];
+            let note = match rows.retrained {
+                Some((plain, weighted)) => {
+                    let before = decision_measures(rows, plain);
+                    table.extend(decision_measures(rows, weighted).into_iter().zip(before).map(
+                        |((measure, after), (_, before))| BeforeAfter {
+                            measure: format!("retrained model: {measure}"),
+                            before,
+                            after,
+                        },
+                    ));
+                    "Base rate of the true labels per group (max − min) without and with the weights; then the \
+                     audited classifier trained again on its own training data with its own recipe, without and \
+                     with reweighing weights (computed there for these attributes), deciding these rows."
+                }
+                None => {
+                    "Base rate of the true labels per group (max − min), without and with the reweighing weights \
+                     (per group below); audit a registry classifier's decisions to see it retrained with them."
+                }
+            };
+            Ok(MitigationResult { mitigation: m, note: note.into(), table, groups })
         }
         Mitigation::ThresholdsDemographicParity | Mitigation::ThresholdsEqualOpportunity => {
             let scores =
@@ -300,6 +315,7 @@ mod tests {
             y_pred: &p,
             scores: Some(&s),
             min_group_size: 30,
+            retrained: None,
         };
         let r = run(Mitigation::Reweighing, &rows).unwrap();
         let t = &r.table[0];

@@ -241,6 +241,20 @@ both_backends!(audit_of_a_registry_classifiers_decisions_with_mitigations, |db: 
         "reweighted base rates are equal: {}",
         m[0]
     );
+    // The classifier was trained again on its own training data, without and with the weights,
+    // and both versions decided the audited rows: fairness and accuracy before and after.
+    let retrained: Vec<&Value> = m[0]["table"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["measure"].as_str().unwrap().starts_with("retrained model: "))
+        .collect();
+    assert_eq!(retrained.len(), 5, "{}", m[0]);
+    assert!(
+        retrained.iter().all(|r| (0.0..=1.0).contains(&r["before"].as_f64().unwrap())
+            && (0.0..=1.0).contains(&r["after"].as_f64().unwrap())),
+        "{retrained:?}"
+    );
     let dp = m[1]["table"]
         .as_array()
         .unwrap()
