@@ -511,7 +511,9 @@ async fn pulled_and_serving() -> (Site, String, Server, String) {
     assert!(out.status.success(), "{}", stderr(&out));
     let token =
         stdout(&site.run(&["token", "create", "--user", "admin", "--role", "viewer"])).trim().to_owned();
-    let (server, base, _) = site.start(&["serve", "--addr", &free_addr()]);
+    // No job workers: the demo's queued jobs (an eval run, a probe of the LLM, an audit that
+    // retrains a classifier) are not what these tests are about, and would compete for the LLM.
+    let (server, base, _) = site.start(&["serve", "--addr", &free_addr(), "--workers", "0"]);
     (site, token, server, base)
 }
 
