@@ -9,6 +9,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Arguments, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::{Result, StoreError};
+use crate::hot::{Hot, Touched};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub struct Store {
     /// fails with SQLITE_BUSY when another writer committed in between. Serialising writers of
     /// this process avoids that; PostgreSQL needs no such lock.
     write_lock: Option<Arc<Mutex<()>>>,
+    /// Answers to the reads every delivery request makes (see [`crate::hot`]).
+    pub(crate) hot: Arc<Hot>,
 }
 
 /// Milliseconds since the Unix epoch, the time unit of every stored timestamp.
@@ -81,7 +84,7 @@ impl Store {
             }
         };
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        let store = Store { pool, backend, write_lock };
+        let store = Store { pool, backend, write_lock, hot: Arc::default() };
         crate::migrations::run(&store).await?;
         Ok(store)
     }
@@ -123,7 +126,15 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(WriteTx { tx, _guard: guard, needs_audit: audited, audited: false, backend: self.backend })
+        Ok(WriteTx {
+            tx,
+            _guard: guard,
+            needs_audit: audited,
+            audited: false,
+            backend: self.backend,
+            hot: self.hot.clone(),
+            touched: Touched::default(),
+        })
     }
 
     pub async fn close(&self) {
@@ -138,6 +149,9 @@ pub struct WriteTx {
     needs_audit: bool,
     pub(crate) audited: bool,
     pub(crate) backend: Backend,
+    hot: Arc<Hot>,
+    /// Tables with kept answers that this transaction changed, forgotten once it commits.
+    pub(crate) touched: Touched,
 }
 
 impl WriteTx {
@@ -149,6 +163,7 @@ impl WriteTx {
             return Err(StoreError::Unaudited);
         }
         self.tx.commit().await?;
+        self.hot.committed(self.touched);
         Ok(())
     }
 

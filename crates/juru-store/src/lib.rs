@@ -11,6 +11,7 @@ mod db;
 pub mod error;
 pub mod evals;
 pub mod external;
+pub mod hot;
 pub mod jobs;
 pub mod labeling;
 mod migrations;

@@ -108,6 +108,7 @@ pub struct NewPromptVersion {
 
 impl WriteTx {
     pub async fn insert_prompt(&mut self, p: &Prompt) -> Result<()> {
+        self.touched.prompts = true;
         sqlx::query(
             "INSERT INTO prompts (id, workspace_id, name, kind, description, latest, created_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
@@ -132,6 +133,7 @@ impl WriteTx {
         prompt_id: &str,
         v: &NewPromptVersion,
     ) -> Result<PromptVersion> {
+        self.touched.prompts = true;
         let (version,): (i64,) =
             sqlx::query_as("UPDATE prompts SET latest = latest + 1 WHERE id = $1 RETURNING latest")
                 .bind(prompt_id)
@@ -166,6 +168,7 @@ impl WriteTx {
         moved_by: &str,
         reason: &str,
     ) -> Result<Option<i64>> {
+        self.touched.prompts = true;
         let before: Option<(i64,)> =
             sqlx::query_as("SELECT version FROM prompt_labels WHERE prompt_id = $1 AND label = $2")
                 .bind(prompt_id)
@@ -370,12 +373,19 @@ impl Store {
         .await?)
     }
 
-    /// A prompt and its labels in one query (the delivery path).
+    /// A prompt and its labels in one query (the delivery path), kept in memory (see
+    /// [`crate::hot`]).
     pub async fn prompt_with_labels(
         &self,
         workspace_id: &str,
         name: &str,
     ) -> Result<(Prompt, Vec<PromptLabel>)> {
+        let kept = &self.hot.prompts;
+        let key = (workspace_id.to_owned(), name.to_owned());
+        if let Some(answer) = kept.get(&key) {
+            return Ok(answer);
+        }
+        let generation = kept.generation();
         let rows = sqlx::query(
             "SELECT p.id, p.workspace_id, p.name, p.kind, p.description, p.latest, p.created_by, p.created_at, \
              l.label, l.version, l.updated_by, l.updated_at \
@@ -400,6 +410,7 @@ impl Store {
                 });
             }
         }
+        kept.put(key, (prompt.clone(), labels.clone()), generation);
         Ok((prompt, labels))
     }
 
@@ -458,4 +469,28 @@ impl Store {
         .fetch_all(self.pool())
         .await?)
     }
+
+    /// Label moves of every workspace written at or after `since_ms`, oldest first (for relaying
+    /// them to listeners, whichever process made them).
+    pub async fn label_moves_since(&self, since_ms: i64) -> Result<Vec<RecentMove>> {
+        Ok(sqlx::query_as(
+            "SELECT m.id, p.workspace_id, p.name AS prompt, m.label, m.to_version, m.created_at \
+             FROM prompt_label_moves m JOIN prompts p ON p.id = m.prompt_id \
+             WHERE m.created_at >= $1 ORDER BY m.created_at, m.id",
+        )
+        .bind(since_ms)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
+
+/// A label move with the prompt it moved on.
+#[derive(Debug, Clone, FromRow)]
+pub struct RecentMove {
+    pub id: String,
+    pub workspace_id: String,
+    pub prompt: String,
+    pub label: String,
+    pub to_version: Option<i64>,
+    pub created_at: i64,
 }

@@ -58,6 +58,7 @@ pub struct TokenAuth {
     pub disabled: i64,
     /// Whether the user still holds the token's role in its workspace (0 or 1).
     pub holds_role: i64,
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -118,6 +119,7 @@ impl WriteTx {
     }
 
     pub async fn update_user(&mut self, id: &str, changes: &UserChanges) -> Result<()> {
+        self.touched.auth = true;
         let n = sqlx::query(
             "UPDATE users SET display_name = COALESCE($2, display_name), locale = COALESCE($3, locale), \
              disabled = COALESCE($4, disabled), password_hash = COALESCE($5, password_hash), updated_at = $6 WHERE id = $1",
@@ -139,6 +141,7 @@ impl WriteTx {
 
     /// Grants a role; granting one already held is a conflict.
     pub async fn insert_grant(&mut self, workspace_id: &str, user_id: &str, role: &str) -> Result<()> {
+        self.touched.auth = true;
         sqlx::query(
             "INSERT INTO role_grants (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -153,6 +156,7 @@ impl WriteTx {
     }
 
     pub async fn delete_grant(&mut self, workspace_id: &str, user_id: &str, role: &str) -> Result<()> {
+        self.touched.auth = true;
         let n = sqlx::query("DELETE FROM role_grants WHERE workspace_id = $1 AND user_id = $2 AND role = $3")
             .bind(workspace_id)
             .bind(user_id)
@@ -186,6 +190,7 @@ impl WriteTx {
     }
 
     pub async fn revoke_token(&mut self, workspace_id: &str, id: &str) -> Result<ApiToken> {
+        self.touched.auth = true;
         let token: ApiToken = sqlx::query_as(
             "UPDATE api_tokens SET revoked_at = $3 WHERE workspace_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING *",
         )
@@ -281,10 +286,17 @@ impl Store {
 
     /// A live token with its user, workspace and whether the user still holds its role: the
     /// one query behind every API request.
+    /// What a live token resolves to. Answers are kept in memory (see [`crate::hot`]); a kept
+    /// one is used only before its token expires.
     pub async fn token_auth(&self, token_hash: &str) -> Result<Option<TokenAuth>> {
-        Ok(sqlx::query_as(
+        let kept = &self.hot.tokens;
+        if let Some(auth) = kept.get(token_hash).filter(|a| a.expires_at.is_none_or(|t| t > now_ms())) {
+            return Ok(Some(auth));
+        }
+        let generation = kept.generation();
+        let auth: Option<TokenAuth> = sqlx::query_as(
             "SELECT t.id AS token_id, t.workspace_id, w.name AS workspace_name, t.role, u.id AS user_id, u.username, \
-             u.locale, u.is_admin, u.disabled, \
+             u.locale, u.is_admin, u.disabled, t.expires_at, \
              (SELECT COUNT(*) FROM role_grants g WHERE g.workspace_id = t.workspace_id AND g.user_id = t.user_id \
               AND g.role = t.role) AS holds_role \
              FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN workspaces w ON w.id = t.workspace_id \
@@ -293,7 +305,11 @@ impl Store {
         .bind(token_hash)
         .bind(now_ms())
         .fetch_optional(self.pool())
-        .await?)
+        .await?;
+        if let Some(a) = &auth {
+            kept.put(token_hash.to_owned(), a.clone(), generation);
+        }
+        Ok(auth)
     }
 
     /// Tokens of a workspace, optionally only one user's.

@@ -2,6 +2,7 @@
 
 mod audit;
 mod datasets;
+mod hot;
 mod jobs;
 mod labeling;
 mod review;
