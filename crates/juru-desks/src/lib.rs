@@ -55,6 +55,8 @@ pub struct Desks {
     pub(crate) review_settled: std::sync::Arc<tokio::sync::Notify>,
     /// Label moves, for clients that listen (server-sent events).
     pub(crate) prompt_events: tokio::sync::broadcast::Sender<prompts::PromptEvent>,
+    /// Whether a task is relaying label moves from the database to `prompt_events`.
+    pub(crate) relaying: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Prompt versions by (prompt id, number): immutable, so cached for delivery.
     pub(crate) prompt_versions: std::sync::Arc<
         std::sync::Mutex<std::collections::HashMap<(String, i64), juru_store::prompts::PromptVersion>>,
@@ -72,6 +74,7 @@ impl Desks {
             generation_turn: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
             review_settled: Default::default(),
             prompt_events: tokio::sync::broadcast::channel(256).0,
+            relaying: Default::default(),
             prompt_versions: Default::default(),
         }
     }

@@ -4,6 +4,7 @@
 //! revertible; strict rendering; includes of other prompts by reference; diffs between versions.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
 
 use juru_core::prompt::{Problem, PromptSpec, Rendered, Template};
 use juru_core::textdiff::{Run, diff_words};
@@ -28,6 +29,13 @@ pub const LATEST: &str = "latest";
 const VERSION_CACHE: usize = 4096;
 /// How deep includes may nest.
 const MAX_INCLUDE_DEPTH: usize = 5;
+
+/// How often label moves are read back from the database for listeners.
+const RELAY_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// How far back the relay looks: a move is written before its transaction commits, so it may
+/// become visible a little after the time it carries.
+const RELAY_WINDOW_MS: i64 = 10_000;
 
 /// A new prompt and its first version.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -347,7 +355,6 @@ impl Desks {
         let mut tx = self.store.write().await?;
         tx.insert_prompt(&prompt).await?;
         let v = write_version(&mut tx, actor, &prompt, &new, &req_version.labels).await?;
-        let labels_saved = req_version.labels.clone();
         tx.audit(NewAudit {
             workspace_id: Some(&actor.workspace_id),
             actor: &actor.audit_name(),
@@ -359,9 +366,6 @@ impl Desks {
         })
         .await?;
         tx.commit().await?;
-        for label in &labels_saved {
-            self.announce(&actor.workspace_id, &prompt.name, label, Some(v.version));
-        }
         self.version_view(&prompt, v).await
     }
 
@@ -397,7 +401,6 @@ impl Desks {
         }
         let mut tx = self.store.write().await?;
         let v = write_version(&mut tx, actor, &prompt, &new, &req.labels).await?;
-        let labels_saved = req.labels.clone();
         tx.audit(NewAudit {
             workspace_id: Some(&actor.workspace_id),
             actor: &actor.audit_name(),
@@ -409,9 +412,6 @@ impl Desks {
         })
         .await?;
         tx.commit().await?;
-        for label in &labels_saved {
-            self.announce(&actor.workspace_id, &prompt.name, label, Some(v.version));
-        }
         self.version_view(&prompt, v).await
     }
 
@@ -824,7 +824,6 @@ impl Desks {
         tx.commit().await?;
         if approve {
             self.job_wakeup.notify_one();
-            self.announce(&actor.workspace_id, &p.name, &request.label, request.to_version);
         }
         Ok(LabelChange {
             prompt: self.prompt_view(self.store.prompt(&actor.workspace_id, &p.id).await?).await?,
@@ -904,7 +903,6 @@ impl Desks {
         .await?;
         tx.commit().await?;
         self.job_wakeup.notify_one();
-        self.announce(&actor.workspace_id, &p.name, label, to);
         self.prompt_view(self.store.prompt(&actor.workspace_id, &p.id).await?).await
     }
 
@@ -938,21 +936,54 @@ impl Desks {
     }
 
     /// Tells listening clients that a label moved.
-    fn announce(&self, workspace_id: &str, prompt: &str, label: &str, version: Option<i64>) {
-        // Nobody listening is not an error.
-        let _ = self.prompt_events.send(PromptEvent {
-            workspace_id: workspace_id.to_owned(),
-            prompt: prompt.to_owned(),
-            label: label.to_owned(),
-            version,
-            at: format_ms(now_ms()),
-        });
-    }
-
-    /// Label moves in the actor's workspace as they happen (for server-sent events).
+    /// Label moves in the actor's workspace as they happen (for server-sent events), whichever
+    /// process made them: while anyone listens, a task reads the recent moves from the database
+    /// every [`RELAY_EVERY`] and sends each new one once.
     pub fn prompt_events(&self, actor: &Actor) -> Result<tokio::sync::broadcast::Receiver<PromptEvent>> {
         actor.require(PROMPTS, Action::Read)?;
-        Ok(self.prompt_events.subscribe())
+        let rx = self.prompt_events.subscribe();
+        if !self.relaying.swap(true, Ordering::AcqRel) {
+            tokio::spawn(self.clone().relay_label_moves(now_ms()));
+        }
+        Ok(rx)
+    }
+
+    /// Sends label moves written at or after `from` to `prompt_events` until nobody listens.
+    async fn relay_label_moves(self, from: i64) {
+        // Moves already relayed, by id, with when they were written.
+        let mut sent: HashMap<String, i64> = HashMap::new();
+        loop {
+            let since = now_ms() - RELAY_WINDOW_MS;
+            match self.store.label_moves_since(since).await {
+                Ok(moves) => {
+                    for m in moves {
+                        if m.created_at < from || sent.contains_key(&m.id) {
+                            continue;
+                        }
+                        sent.insert(m.id, m.created_at);
+                        // Nobody listening is not an error.
+                        let _ = self.prompt_events.send(PromptEvent {
+                            workspace_id: m.workspace_id,
+                            prompt: m.prompt,
+                            label: m.label,
+                            version: m.to_version,
+                            at: format_ms(m.created_at),
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "reading label moves to relay"),
+            }
+            sent.retain(|_, at| *at >= now_ms() - RELAY_WINDOW_MS);
+            if self.prompt_events.receiver_count() == 0 {
+                self.relaying.store(false, Ordering::Release);
+                // Someone may have subscribed between the count and the store, seen the flag
+                // still set and started nothing: keep going for them unless another task has.
+                if self.prompt_events.receiver_count() == 0 || self.relaying.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+            }
+            tokio::time::sleep(RELAY_EVERY).await;
+        }
     }
 
     pub async fn prompt_label_history(

@@ -636,6 +636,15 @@ CREATE INDEX bias_audits_by_model_version ON bias_audits (model_version_id);
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 9,
+        name: "label moves by time",
+        // A server relays label moves to its listeners by reading the recent ones, whichever
+        // process wrote them.
+        common: "CREATE INDEX prompt_label_moves_by_time ON prompt_label_moves (created_at);",
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

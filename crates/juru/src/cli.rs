@@ -54,6 +54,10 @@ pub(crate) enum Command {
     /// Review queues: list, backtest a routing rule on past traces, reviewer quality.
     #[command(subcommand)]
     Review(ReviewCommand),
+    /// Prompts: save versions from files, show, render, diff, and move labels (audited; a
+    /// protected label's move waits for a second person's approval in the web UI or API).
+    #[command(subcommand)]
+    Prompt(PromptCommand),
     /// Evaluation suites: run one for CI (progress bar, JUnit XML and JSON reports, a non-zero
     /// exit when it fails), list runs, compare a run with a baseline.
     #[command(subcommand)]
@@ -236,6 +240,133 @@ pub(crate) enum LabelCommand {
         /// jsonl, csv, conll, label_studio or hf.
         #[arg(long, default_value = "jsonl")]
         format: String,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PromptCommand {
+    /// List prompts with their latest version and labels.
+    List {
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Save a prompt file (YAML or JSON) as a new version; the prompt is made if it is new.
+    ///
+    /// Content identical to the latest version changes nothing (exit 0). Exit status 2 when the
+    /// file has problems, all listed, template errors with line and column. `juru prompt show
+    /// NAME --format yaml` prints a version as such a file.
+    ///
+    /// Example file:
+    ///
+    ///   name: balasan-cs
+    ///   description: Balasan untuk pelanggan      # optional
+    ///   template: "Halo {{ nama }}, ..."          # text, or chat messages:
+    ///   # template: [{role: system, content: "..."}, {role: user, content: "{{ pertanyaan }}"}]
+    ///   variables:                                # JSON Schema of the variables
+    ///     type: object
+    ///     properties: {nama: {type: string}}
+    ///     required: [nama]
+    ///   config: {model: smollm2, temperature: 0.2, max_tokens: 200}
+    #[command(verbatim_doc_comment)]
+    Push {
+        /// The prompt file (YAML or JSON).
+        file: PathBuf,
+        /// What changed (kept with the version).
+        #[arg(long, short = 'm')]
+        message: Option<String>,
+        /// Point this label at the new version (repeatable; not for protected labels).
+        #[arg(long)]
+        label: Vec<String>,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Print a version: by label, by number, else `production` when set, else the latest.
+    Show {
+        prompt: String,
+        #[arg(long, conflicts_with = "version")]
+        label: Option<String>,
+        #[arg(long)]
+        version: Option<i64>,
+        /// text (for reading), json (the API's view) or yaml (a file `juru prompt push` takes).
+        #[arg(long, default_value = "text")]
+        format: String,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// A prompt's versions, newest first.
+    Versions {
+        prompt: String,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Render a version with values for its variables (strict: a missing or mistyped value is an
+    /// error). Exit status 2 when the values do not fit the prompt's variables.
+    Render {
+        prompt: String,
+        #[arg(long, conflicts_with = "version")]
+        label: Option<String>,
+        #[arg(long)]
+        version: Option<i64>,
+        /// A string value, NAME=VALUE (repeatable).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        /// Values as a JSON object, in a file (numbers, lists and objects keep their types);
+        /// --var adds to them.
+        #[arg(long)]
+        vars_file: Option<PathBuf>,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Word differences between two versions.
+    Diff {
+        prompt: String,
+        from: i64,
+        to: i64,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Point a label at a version, or remove it with --remove. On a protected label this makes
+    /// a request that a second person approves in the web UI or API.
+    Label {
+        prompt: String,
+        label: String,
+        #[arg(required_unless_present = "remove", conflicts_with = "remove")]
+        version: Option<i64>,
+        #[arg(long)]
+        remove: bool,
+        /// Why (kept in the label's history and the audit trail).
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Undo a label's last move (a removal included).
+    Revert {
+        prompt: String,
+        label: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Protect a label (moving it then needs a second person's approval and, with --suite, a
+    /// passing run of that saved eval suite), or lift the protection with --off. Protected
+    /// labels are listed when no label is given.
+    Protect {
+        label: Option<String>,
+        #[arg(long, conflicts_with = "off")]
+        suite: Option<String>,
+        #[arg(long)]
+        off: bool,
+        #[command(flatten)]
+        ws: WorkspaceArg,
+    },
+    /// Every move of a label, newest first.
+    History {
+        prompt: String,
+        label: String,
         #[command(flatten)]
         ws: WorkspaceArg,
     },

@@ -83,6 +83,7 @@ pub(crate) async fn run(cli: Cli) -> Result<u8> {
         Command::Dataset(cmd) => dataset(desks, cmd).await,
         Command::Label(cmd) => label(desks, cmd).await,
         Command::Review(cmd) => review(desks, cmd).await,
+        Command::Prompt(cmd) => crate::prompts::prompt(desks, cmd).await,
         Command::Eval(cmd) => eval(desks, cmd).await,
         Command::User(cmd) => user(desks, cmd).await,
         Command::Model(cmd) => model(desks, cmd).await,
@@ -161,7 +162,7 @@ fn redact(url: &str) -> String {
 }
 
 /// The operator at the command line, acting as an administrator in a workspace.
-async fn cli_actor(desks: &Desks, ws: &WorkspaceArg) -> Result<Actor> {
+pub(crate) async fn cli_actor(desks: &Desks, ws: &WorkspaceArg) -> Result<Actor> {
     let workspace = match &ws.workspace {
         Some(name) => {
             desks.store.workspace_by_name(name).await.with_context(|| format!("workspace {name:?}"))?

@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod prompts;
 
 use clap::Parser;
 

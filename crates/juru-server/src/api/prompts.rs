@@ -40,7 +40,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// Label moves in the workspace as server-sent events, each `data:` a JSON
 /// `{"prompt", "label", "version", "at"}` (`version` null when removed), so that clients
-/// refetch at once instead of waiting for a cache to expire.
+/// refetch at once instead of waiting for a cache to expire. Moves made by another process on
+/// the same database (the CLI, a second server) are heard too, within about 200 ms.
 #[utoipa::path(get, path = "/prompts/events", tag = "prompts",
     responses((status = 200, description = "an event stream", content_type = "text/event-stream")))]
 async fn events(State(s): State<AppState>, Auth(a): Auth) -> Result<Response, ApiError> {

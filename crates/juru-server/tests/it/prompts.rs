@@ -98,7 +98,7 @@ both_backends!(prompts_version_label_render_and_diff, |db: TestDb| async move {
     assert_eq!(fetch(format!("{base}/balasan-cs?version=1"), None).await.1["version"], 1);
     assert_eq!(fetch(format!("{base}/balasan-cs?label=canary"), None).await.0, 404);
 
-    // Clients listening on the event stream hear of a label move at once.
+    // Clients listening on the event stream hear of a label move within a second.
     let req = axum::http::Request::builder()
         .uri(format!("{base}/events"))
         .header("authorization", format!("Bearer {integ}"))

@@ -11,6 +11,7 @@ use juru_store::testing::TestDb;
 use sqlx::{Connection, Executor};
 
 mod bias;
+mod prompts;
 mod providers;
 
 const JURU: &str = env!("CARGO_BIN_EXE_juru");
