@@ -1040,11 +1040,12 @@ impl crate::Desks {
     pub async fn bias_audits(
         &self,
         actor: &crate::Actor,
+        model_version_id: Option<&str>,
         page: &juru_store::page::PageRequest,
     ) -> Result<crate::views::Listing<AuditView>> {
         actor.require(BIAS, juru_core::Action::Read)?;
         Ok(crate::views::Listing::from_page(
-            self.store.bias_audits(&actor.workspace_id, page).await?,
+            self.store.bias_audits(&actor.workspace_id, model_version_id, page).await?,
             Into::into,
         ))
     }

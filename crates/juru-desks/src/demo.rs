@@ -414,7 +414,7 @@ impl Desks {
     /// LL144's tables. Without the network it is skipped with a warning.
     pub(crate) async fn seed_adult_audit(&self, actor: &Actor) -> Result<()> {
         let page = PageRequest { limit: Some(1), cursor: None };
-        if !self.store.bias_audits(&actor.workspace_id, &page).await?.items.is_empty() {
+        if !self.store.bias_audits(&actor.workspace_id, None, &page).await?.items.is_empty() {
             return Ok(());
         }
         let installed = self.fetch_pack(&juru_runtime::packs::FAIRNESS_DATA).await;

@@ -1154,7 +1154,7 @@ impl crate::Desks {
         actor.require(BIAS, juru_core::Action::Read)?;
         let page = juru_store::page::PageRequest { limit: Some(100), cursor: None };
         let probes = self.store.bias_probes(&actor.workspace_id, Some(model_version_id), &page).await?.items;
-        let audits = self.store.bias_audits_of_model_version(&actor.workspace_id, model_version_id).await?;
+        let audits = self.store.bias_audits(&actor.workspace_id, Some(model_version_id), &page).await?.items;
         let mut out: Vec<(i64, BiasEvidence)> = probes
             .into_iter()
             .map(|p| {

@@ -125,7 +125,14 @@ impl Store {
     }
 
     /// Audits, newest first, without their reports.
-    pub async fn bias_audits(&self, workspace_id: &str, page: &PageRequest) -> Result<Page<BiasAudit>> {
+    /// Audits, newest first, without their reports; only those whose decisions a model version
+    /// made when it is given.
+    pub async fn bias_audits(
+        &self,
+        workspace_id: &str,
+        model_version_id: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<BiasAudit>> {
         let mut q = Sql::new(
             self.backend(),
             "SELECT id, workspace_id, name, dataset_id, dataset_name, dataset_version, model_version_id, spec, \
@@ -133,6 +140,9 @@ impl Store {
              finished_at FROM bias_audits WHERE ",
         );
         q.push_bind("workspace_id = {}", workspace_id.to_owned());
+        if let Some(v) = model_version_id {
+            q.push_bind(" AND model_version_id = {}", v.to_owned());
+        }
         if let Some(c) = &page.cursor {
             q.push_bind(" AND id < {}", c.clone());
         }
@@ -281,24 +291,5 @@ impl Store {
         let rows = q.fetch_all(self.pool()).await?;
         let probes = rows.iter().map(BiasProbe::from_row).collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(probes, page.limit(), |p| p.id.clone()))
-    }
-
-    /// The audits whose decisions a model version made, newest first, without their reports.
-    pub async fn bias_audits_of_model_version(
-        &self,
-        workspace_id: &str,
-        model_version_id: &str,
-    ) -> Result<Vec<BiasAudit>> {
-        let rows = sqlx::query(
-            "SELECT id, workspace_id, name, dataset_id, dataset_name, dataset_version, model_version_id, spec, \
-             juru_version, status, rows_read, passed, CAST(NULL AS TEXT) AS report, message, job_id, created_by, \
-             created_at, finished_at FROM bias_audits WHERE workspace_id = $1 AND model_version_id = $2 \
-             ORDER BY id DESC LIMIT 100",
-        )
-        .bind(workspace_id)
-        .bind(model_version_id)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.iter().map(BiasAudit::from_row).collect::<std::result::Result<Vec<_>, _>>()?)
     }
 }

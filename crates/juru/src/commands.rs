@@ -103,7 +103,7 @@ pub(crate) async fn run(cli: Cli) -> Result<u8> {
         Command::Bias(BiasCommand::List { ws }) => {
             let actor = cli_actor(&desks, &ws).await?;
             let page = juru_desks::PageRequest { limit: Some(100), cursor: None };
-            for a in desks.bias_audits(&actor, &page).await?.items {
+            for a in desks.bias_audits(&actor, None, &page).await?.items {
                 println!(
                     "audit  {}  {:<8} {}  ({} v{}, {} rows)",
                     a.id, a.status, a.name, a.dataset, a.dataset_version, a.rows_read

@@ -10,7 +10,6 @@ use juru_desks::views::Listing;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::PageParams;
 use crate::extract::{ApiJson, Auth};
 use crate::{ApiError, AppState};
 
@@ -24,14 +23,15 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Audits, newest first (without their reports).
-#[utoipa::path(get, path = "/bias/audits", tag = "bias", params(PageParams),
+#[utoipa::path(get, path = "/bias/audits", tag = "bias", params(ModelVersionFilter),
     responses((status = 200, body = Listing<AuditView>)))]
 async fn list_audits(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Query(page): Query<PageParams>,
+    Query(f): Query<ModelVersionFilter>,
 ) -> Result<Json<Listing<AuditView>>, ApiError> {
-    Ok(Json(s.desks.bias_audits(&a, &(&page).into()).await?))
+    let page = juru_desks::PageRequest { limit: f.limit, cursor: f.cursor.clone() };
+    Ok(Json(s.desks.bias_audits(&a, f.model_version_id.as_deref(), &page).await?))
 }
 
 /// Checks the spec against the dataset version's columns (every problem at once) and queues
@@ -59,20 +59,21 @@ async fn get_audit(
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-struct ProbeFilter {
-    /// Only the probes of this model version (its id).
+#[serde(deny_unknown_fields)]
+struct ModelVersionFilter {
+    /// Only the reports on this model version (its id): probes of it, audits of its decisions.
     model_version_id: Option<String>,
     limit: Option<i64>,
     cursor: Option<String>,
 }
 
 /// Counterfactual probes, newest first (without their reports).
-#[utoipa::path(get, path = "/bias/probes", tag = "bias", params(ProbeFilter),
+#[utoipa::path(get, path = "/bias/probes", tag = "bias", params(ModelVersionFilter),
     responses((status = 200, body = Listing<ProbeView>)))]
 async fn list_probes(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Query(f): Query<ProbeFilter>,
+    Query(f): Query<ModelVersionFilter>,
 ) -> Result<Json<Listing<ProbeView>>, ApiError> {
     let page = juru_desks::PageRequest { limit: f.limit, cursor: f.cursor.clone() };
     Ok(Json(s.desks.bias_probes(&a, f.model_version_id.as_deref(), &page).await?))

@@ -127,7 +127,7 @@ async fn list_page(
         ctx: Ctx::new(state, s, "desk:bias").await,
         datasets,
         classifiers,
-        audits: d.bias_audits(&s.actor, &PageRequest { limit: Some(30), cursor: None }).await?.items,
+        audits: d.bias_audits(&s.actor, None, &PageRequest { limit: Some(30), cursor: None }).await?.items,
         can_write: s.actor.can(Area::Desk(Desk::Bias), Action::Write),
         message,
         form,

@@ -278,6 +278,21 @@ both_backends!(audit_of_a_registry_classifiers_decisions_with_mitigations, |db: 
         (evidence[0].kind.as_str(), evidence[0].url.clone()),
         ("audit", format!("/bias/audits/{}", started["id"].as_str().unwrap()))
     );
+    // The API lists the audits of a model version's decisions.
+    let by_version = |v: String| {
+        let (app, reviewer) = (&app, &reviewer);
+        async move {
+            let (s, list) = app
+                .call("GET", &format!("/api/v1/bias/audits?model_version_id={v}"), Some(reviewer), None)
+                .await;
+            assert_eq!(s, 200, "{list}");
+            list["items"].as_array().unwrap().iter().map(|a| a["id"].clone()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(by_version(version_id.clone()).await, vec![started["id"].clone()]);
+    assert!(by_version("no-such-version".into()).await.is_empty());
+    let (s, e) = app.call("GET", "/api/v1/bias/audits?model=kelayakan", Some(&reviewer), None).await;
+    assert_eq!(s, 400, "{e}");
 });
 
 fn mean(v: impl Iterator<Item = f64>) -> f64 {
