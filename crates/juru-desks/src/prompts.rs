@@ -948,19 +948,26 @@ impl Desks {
         Ok(rx)
     }
 
-    /// Sends label moves written at or after `from` to `prompt_events` until nobody listens.
+    /// Sends label moves to `prompt_events` until nobody listens, but not those written before
+    /// `from` that are already there when it starts.
     async fn relay_label_moves(self, from: i64) {
-        // Moves already relayed, by id, with when they were written.
+        // Moves already relayed (or older than the first listener), by id, with when they were
+        // written.
         let mut sent: HashMap<String, i64> = HashMap::new();
+        let mut first = true;
         loop {
             let since = now_ms() - RELAY_WINDOW_MS;
             match self.store.label_moves_since(since).await {
                 Ok(moves) => {
                     for m in moves {
-                        if m.created_at < from || sent.contains_key(&m.id) {
+                        if sent.insert(m.id, m.created_at).is_some() {
                             continue;
                         }
-                        sent.insert(m.id, m.created_at);
+                        // Only the first reading can hold moves from before anyone listened;
+                        // later ones are new whatever time the writer's clock gave them.
+                        if first && m.created_at < from {
+                            continue;
+                        }
                         // Nobody listening is not an error.
                         let _ = self.prompt_events.send(PromptEvent {
                             workspace_id: m.workspace_id,
@@ -970,6 +977,7 @@ impl Desks {
                             at: format_ms(m.created_at),
                         });
                     }
+                    first = false;
                 }
                 Err(e) => tracing::warn!(error = %e, "reading label moves to relay"),
             }
