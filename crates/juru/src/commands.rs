@@ -186,6 +186,45 @@ pub(crate) async fn cli_actor(desks: &Desks, ws: &WorkspaceArg) -> Result<Actor>
     })
 }
 
+/// A progress bar on the terminal that `show` redraws from a job's progress every 100 ms until
+/// `finish`.
+struct ProgressView {
+    bar: indicatif::ProgressBar,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+impl ProgressView {
+    fn start(
+        len: u64,
+        template: Option<&str>,
+        progress: &Arc<Progress>,
+        show: impl Fn(&indicatif::ProgressBar, &Progress) + Send + 'static,
+    ) -> ProgressView {
+        let bar = indicatif::ProgressBar::new(len);
+        if let Some(t) = template {
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(t)
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+        }
+        let ticker = {
+            let (bar, progress) = (bar.clone(), progress.clone());
+            tokio::spawn(async move {
+                loop {
+                    show(&bar, &progress);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        };
+        ProgressView { bar, ticker }
+    }
+
+    fn finish(self) {
+        self.ticker.abort();
+        self.bar.finish_and_clear();
+    }
+}
+
 fn output(path: Option<&std::path::Path>) -> Result<Box<dyn Write>> {
     Ok(match path {
         Some(p) => Box::new(std::io::BufWriter::new(
@@ -355,26 +394,14 @@ async fn eval(desks: Desks, cmd: EvalCommand) -> Result<u8> {
                 run.cells
             );
             let progress = Arc::new(Progress::default());
-            let bar = indicatif::ProgressBar::new(run.cells.max(0) as u64);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg} (eta {eta})",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            let view = ProgressView::start(
+                run.cells.max(0) as u64,
+                Some("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg} (eta {eta})"),
+                &progress,
+                |bar, p| bar.set_position(p.rows()),
             );
-            let ticker = {
-                let (bar, progress) = (bar.clone(), progress.clone());
-                tokio::spawn(async move {
-                    loop {
-                        bar.set_position(progress.rows());
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                })
-            };
             let result = desks.run_eval(&actor, &run.id, progress.clone()).await;
-            ticker.abort();
-            bar.set_position(progress.rows());
-            bar.finish_and_clear();
+            view.finish();
             let finished = match result {
                 Ok(r) => r,
                 Err(e) => {
@@ -622,32 +649,23 @@ async fn dataset(desks: Desks, cmd: DatasetCommand) -> Result<u8> {
             let req =
                 ImportRequest { name, description, format, new_version, source, message: String::new() };
             let progress = Arc::new(Progress::default());
-            let bar = indicatif::ProgressBar::new(1000);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:40} {percent:>3}% {msg}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            let view = ProgressView::start(
+                1000,
+                Some("{spinner} [{elapsed_precise}] {bar:40} {percent:>3}% {msg}"),
+                &progress,
+                |bar, p| {
+                    bar.set_position((p.fraction() * 1000.0) as u64);
+                    let rows = p.rows();
+                    bar.set_message(if rows == 0 {
+                        "checking rows".to_string()
+                    } else {
+                        format!("{rows} rows written")
+                    });
+                },
             );
-            let ticker = {
-                let (bar, progress) = (bar.clone(), progress.clone());
-                tokio::spawn(async move {
-                    loop {
-                        bar.set_position((progress.fraction() * 1000.0) as u64);
-                        let rows = progress.rows();
-                        bar.set_message(if rows == 0 {
-                            "checking rows".to_string()
-                        } else {
-                            format!("{rows} rows written")
-                        });
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                })
-            };
             let started = std::time::Instant::now();
             let result = desks.import_file(&actor, &path, &req, progress).await;
-            ticker.abort();
-            bar.finish_and_clear();
+            view.finish();
             match result {
                 Ok(o) => {
                     let secs = started.elapsed().as_secs_f64();
@@ -805,19 +823,11 @@ async fn model(desks: Desks, cmd: ModelCommand) -> Result<u8> {
                 alias,
             };
             let progress = Arc::new(Progress::default());
-            let bar = indicatif::ProgressBar::new(100);
-            let ticker = {
-                let (bar, progress) = (bar.clone(), progress.clone());
-                tokio::spawn(async move {
-                    loop {
-                        bar.set_position((progress.fraction() * 100.0) as u64);
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                })
-            };
+            let view = ProgressView::start(100, None, &progress, |bar, p| {
+                bar.set_position((p.fraction() * 100.0) as u64)
+            });
             let result = desks.train_classifier(&actor, &req, progress).await;
-            ticker.abort();
-            bar.finish_and_clear();
+            view.finish();
             let o = result?;
             println!(
                 "trained {} version {} on {} examples in {:.2} s; held-out {} examples: accuracy {:.4}, macro-F1 {:.4}, ECE {:.4}",
@@ -1020,25 +1030,14 @@ async fn bias_probe(
     };
     eprintln!("probe {} of {} v{}", probe.id, probe.model, probe.model_version);
     let progress = Arc::new(Progress::default());
-    let bar = indicatif::ProgressBar::new(1000);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {percent}% (eta {eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    let view = ProgressView::start(
+        1000,
+        Some("{spinner} [{elapsed_precise}] {bar:40} {percent}% (eta {eta})"),
+        &progress,
+        |bar, p| bar.set_position((p.fraction() * 1000.0) as u64),
     );
-    let ticker = {
-        let (bar, progress) = (bar.clone(), progress.clone());
-        tokio::spawn(async move {
-            loop {
-                bar.set_position((progress.fraction() * 1000.0) as u64);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    };
     let result = desks.run_bias_probe(actor, &probe.id, &progress).await;
-    ticker.abort();
-    bar.finish_and_clear();
+    view.finish();
     result?;
     let done = desks.bias_probe(actor, &probe.id).await?;
     let Some(value) = done.outcome else {
