@@ -9,7 +9,6 @@ use std::fmt::Write as _;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use juru_core::roles::Desk;
@@ -22,7 +21,7 @@ use juru_desks::bias_mitigation::{ImpactTable, Mitigation, MitigationResult};
 use juru_stats::fairness::{Disparity, Metric, Rate, Report};
 use serde::Deserialize;
 
-use super::{Ctx, Session, UiError, escape, render, urlencode};
+use super::{Ctx, Session, UiError, download, escape, render, urlencode};
 use crate::AppState;
 
 pub(super) fn routes() -> axum::Router<AppState> {
@@ -563,11 +562,6 @@ async fn export(
     let a = state.desks.bias_audit(&s.actor, &id).await?;
     let spec = serde_json::to_string_pretty(&a.spec).unwrap_or_default();
     let report = report_view(&a);
-    let file = format!("attachment; filename=\"bias-audit-{}.html\"", a.id);
-    let page = render(ExportPage { a, spec, report, css: include_str!("../../static/app.css") })?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, file)],
-        page,
-    )
-        .into_response())
+    let file = format!("bias-audit-{}.html", a.id);
+    download(ExportPage { a, spec, report, css: include_str!("../../static/app.css") }, &file)
 }

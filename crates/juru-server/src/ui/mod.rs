@@ -229,6 +229,12 @@ pub(crate) fn render(t: impl Template) -> Result<Html<String>, UiError> {
     Ok(Html(t.render()?))
 }
 
+/// A page sent as a file to save (a report exported as one self-contained HTML file).
+pub(crate) fn download(t: impl Template, filename: &str) -> Result<Response, UiError> {
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    Ok(([(header::CONTENT_DISPOSITION, disposition)], render(t)?).into_response())
+}
+
 fn cookie_header(state: &AppState, name: &str, value: &str, max_age: i64) -> String {
     let secure = if state.config.secure_cookies { "; Secure" } else { "" };
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")

@@ -8,7 +8,6 @@ use std::fmt::Write as _;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use juru_core::roles::Desk;
@@ -20,7 +19,7 @@ use juru_desks::serving::Task;
 use juru_stats::counterfactual::{GroupRate, GroupScore};
 use serde::Deserialize;
 
-use super::{Ctx, Session, UiError, escape, render, urlencode};
+use super::{Ctx, Session, UiError, download, escape, render, urlencode};
 use crate::AppState;
 
 pub(super) fn routes() -> axum::Router<AppState> {
@@ -676,11 +675,6 @@ async fn export(
     let p = state.desks.bias_probe(&s.actor, &id).await?;
     let spec = serde_json::to_string_pretty(&p.spec).unwrap_or_default();
     let report = report_view(&p);
-    let file = format!("attachment; filename=\"bias-probe-{}.html\"", p.id);
-    let page = render(ExportPage { p, spec, report, css: include_str!("../../static/app.css") })?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, file)],
-        page,
-    )
-        .into_response())
+    let file = format!("bias-probe-{}.html", p.id);
+    download(ExportPage { p, spec, report, css: include_str!("../../static/app.css") }, &file)
 }

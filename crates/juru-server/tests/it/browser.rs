@@ -774,6 +774,7 @@ async fn audit_decisions_for_bias_from_the_form_to_the_report() {
         .await
         .unwrap();
     assert!(html.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
+    assert_eq!(html.headers()["content-type"], "text/html; charset=utf-8");
     let html = html.text().await.unwrap();
     assert!(
         html.contains("<style>") && html.contains("<svg") && !html.contains("src=\"/static"),
